@@ -1,0 +1,123 @@
+"""Engine speed: encoder prefill, decoder step per canvas size, and what the prefix cache saves."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from ..engine.canvas import SpecialIds, build_canvas
+from ..engine.engine import Engine
+from ..engine.types import FillRequest
+from ..models.blank import stdlib_files
+from ..models.loader import LoadedModel
+
+
+@dataclass
+class SpeedReport:
+    model: dict
+    prefix_tokens: int
+    suffix_tokens: int
+    steps: int
+    rows: list[tuple[str, float]] = field(default_factory=list)
+
+    def table(self) -> str:
+        width = max(len(name) for name, _ in self.rows)
+        head = (
+            f"{self.model['family']} {self.model['parameters'] / 1e6:.1f}M params, {self.model['dtype']} on "
+            f"{self.model['device']}, {torch.get_num_threads()} threads; prefix {self.prefix_tokens} tokens, "
+            f"pinned suffix {self.suffix_tokens} tokens"
+        )
+        lines = [head, f"{'measure':<{width}}  median ms", f"{'-' * width}  ---------"]
+        lines += [f"{name:<{width}}  {ms:9.1f}" for name, ms in self.rows]
+        return "\n".join(lines)
+
+
+def sample_code(engine: Engine, tokens: int) -> str:
+    """Real code (the standard library) of at least `tokens` tokens, so timings see real token lengths."""
+    text = ""
+    for path in stdlib_files(400):
+        text += Path(path).read_text(encoding="utf-8", errors="replace")
+        if len(engine.encode(text)) > tokens + 64:
+            break
+    return engine.decode(engine.encode(text)[:tokens])
+
+
+def _median_ms(fn, repeats: int) -> float:
+    fn()  # warm-up: allocator, first-call dispatch
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def measure(
+    model: LoadedModel,
+    prefix_tokens: int = 512,
+    suffix_tokens: int = 64,
+    canvases: tuple[int, ...] = (32, 64),
+    steps: int = 16,
+    repeats: int = 10,
+) -> SpeedReport:
+    engine = Engine(model)
+    denoiser = engine.denoiser
+    code = sample_code(engine, prefix_tokens + suffix_tokens)
+    ids = engine.encode(code)
+    prefix_ids = (
+        [engine.special.bos, *ids[:prefix_tokens]] if engine.special.bos is not None else ids[:prefix_tokens]
+    )
+    suffix_ids = ids[prefix_tokens : prefix_tokens + suffix_tokens]
+    prefix_text, suffix_text = engine.decode(ids[:prefix_tokens]), engine.decode(suffix_ids)
+    report = SpeedReport(model.info, len(prefix_ids), len(suffix_ids), steps)
+    special = SpecialIds(bos=engine.special.bos, filler=engine.special.filler)
+    sampler = engine.sampler.with_overrides(max_steps=steps, confidence=1e-9)  # run every step: fixed work
+
+    def prefill():
+        state = denoiser.new_state()
+        denoiser.extend(state, prefix_ids)
+        return state
+
+    state = prefill()
+    jobs = [("encoder prefill (cold)", lambda: prefill())]
+    for size in canvases:
+        canvas = build_canvas([size], [], suffix_ids, special.filler)
+        tokens = torch.tensor([canvas.tokens], device=denoiser.device)
+        logits = denoiser.logits(state, tokens, None)
+        jobs.append(
+            (
+                f"decoder step, canvas {size} + suffix",
+                lambda t=tokens, lg=logits: denoiser.logits(state, t, lg),
+            )
+        )
+
+    typed = iter(range(10**6))
+
+    def warm_prefill():
+        # The user typed a few characters: only the changed tail is encoded.
+        engine.cache.state_for(prefix_ids + engine.encode(f"x{next(typed)}"))
+
+    jobs.append(("prefix grows by a few chars (cache warm)", warm_prefill))
+    for size in canvases:
+        request = FillRequest(prefix=prefix_text, suffix=suffix_text, max_tokens=size - 1)
+
+        def cold(r=request):
+            engine.cache.clear()
+            engine.fill(r, sampler)
+
+        def warm(r=request):
+            engine.fill(
+                FillRequest(prefix=r.prefix + f"#{next(typed)}", suffix=r.suffix, max_tokens=r.max_tokens),
+                sampler,
+            )
+
+        jobs.append((f"fill, canvas {size}, {steps} steps, cache cold", cold))
+        jobs.append((f"fill, canvas {size}, {steps} steps, cache warm", warm))
+    for name, fn in tqdm(jobs, desc="engine-speed", unit="measure", disable=None):
+        report.rows.append((name, _median_ms(fn, repeats)))
+    return report

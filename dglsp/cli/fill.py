@@ -1,0 +1,137 @@
+"""Fill code: JSON lines from stdin to stdout, or the rest of the line at FILE:LINE:COL.
+
+dglsp fill < tasks.jsonl > out.jsonl     each line {"prefix", "suffix"?, "language"?, "max_tokens"?}
+dglsp fill src/app.py:12:9               prints the fill at line 12, column 9 (both from 1)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from tqdm import tqdm
+
+from ..engine.engine import MAX_FILL_TOKENS, Engine
+from ..engine.types import FillRequest, FillResult
+from .options import CliError, add_model_flags, add_sampler_flags, engine
+
+MAX_FILE_BYTES = 20 << 20
+
+
+def add_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "cursor", nargs="?", metavar="FILE:LINE:COL", help="fill at this cursor instead of stdin"
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="with FILE:LINE:COL, print the full result as JSON"
+    )
+    parser.add_argument(
+        "--multi-line", action="store_true", help="with FILE:LINE:COL, keep lines after the first"
+    )
+    add_model_flags(parser)
+    add_sampler_flags(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    for stream in (sys.stdout, sys.stderr):
+        stream.reconfigure(encoding="utf-8")
+    if args.cursor:
+        prefix, suffix = read_cursor(args.cursor)
+        result = engine(args).fill(FillRequest(prefix=prefix, suffix=suffix, max_tokens=args.max_tokens))
+        text = result.text if args.multi_line else first_line(result.text)
+        if args.json:
+            print(json.dumps(result_record(result) | {"completion": text}, ensure_ascii=False))
+        else:
+            print(text)
+        return 0
+    stdin = sys.stdin
+    stdin.reconfigure(encoding="utf-8", errors="replace")
+    fill_lines(engine(args), stdin, sys.stdout, default_max_tokens=args.max_tokens)
+    return 0
+
+
+def fill_lines(eng: Engine, lines: TextIO, out: TextIO, default_max_tokens: int = 64) -> None:
+    """One output line per input line, in order; a bad line gets {"error"} and the run goes on."""
+    for line in tqdm(lines, desc="fill", unit="task", disable=None, file=sys.stderr):
+        try:
+            request = parse_task(line, default_max_tokens)
+            record = result_record(eng.fill(request))
+        except ValueError as exc:
+            record = {"error": str(exc)}
+        except Exception as exc:  # a model failure on one task (e.g. out of memory) must not end the run
+            record = {"error": f"{type(exc).__name__}: {exc}"}
+        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        out.flush()
+
+
+def parse_task(line: str, default_max_tokens: int = 64) -> FillRequest:
+    try:
+        task = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not JSON: {exc.msg} at column {exc.colno}") from exc
+    if not isinstance(task, dict):
+        raise ValueError('each line must be a JSON object with a "prefix"')
+    prefix, suffix = task.get("prefix"), task.get("suffix", "")
+    if not isinstance(prefix, str):
+        raise ValueError('"prefix" is required and must be a string')
+    if not isinstance(suffix, str):
+        raise ValueError('"suffix" must be a string')
+    language = task.get("language")
+    if language is not None and not isinstance(language, str):
+        raise ValueError('"language" must be a string')
+    max_tokens = task.get("max_tokens", default_max_tokens)
+    if (
+        isinstance(max_tokens, bool)
+        or not isinstance(max_tokens, int)
+        or not 1 <= max_tokens <= MAX_FILL_TOKENS
+    ):
+        raise ValueError(f'"max_tokens" must be an integer from 1 to {MAX_FILL_TOKENS}')
+    return FillRequest(prefix=prefix, suffix=suffix, language=language, max_tokens=max_tokens)
+
+
+def result_record(result: FillResult) -> dict:
+    return {
+        "completion": result.text,
+        "steps": result.steps,
+        "tokens_per_step": round(result.tokens_per_step, 3),
+        "ms": round(result.ms, 1),
+        "stop": result.stop,
+    }
+
+
+def read_cursor(spec: str) -> tuple[str, str]:
+    """Split FILE:LINE:COL (1-based, column in characters) into the text before and after the cursor."""
+    parts = spec.rsplit(":", 2)
+    if len(parts) != 3 or not parts[1].isdigit() or not parts[2].isdigit():
+        raise CliError(f"expected FILE:LINE:COL with numbers from 1, got {spec!r}")
+    path, line, col = Path(parts[0]), int(parts[1]), int(parts[2])
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise CliError(f"{path} is larger than {MAX_FILE_BYTES >> 20} MB")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if b"\0" in data:
+        raise CliError(f"{path} looks binary (it contains NUL bytes)")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CliError(f"{path} is not UTF-8 text (byte {exc.start})") from exc
+    lines = text.splitlines(keepends=True) or [""]
+    if not 1 <= line <= len(lines):
+        raise CliError(f"line {line} is out of range: {path} has {len(lines)} lines")
+    body = lines[line - 1].rstrip("\r\n")
+    if not 1 <= col <= len(body) + 1:
+        raise CliError(f"column {col} is out of range: line {line} has {len(body)} characters")
+    offset = sum(len(x) for x in lines[: line - 1]) + col - 1
+    return text[:offset], text[offset:]
+
+
+def first_line(text: str) -> str:
+    """The fill up to the end of its first non-blank line (a gap that starts a new line keeps the newline)."""
+    lead = len(text) - len(text.lstrip("\r\n"))
+    end = text.find("\n", lead)
+    return text if end < 0 else text[:end]

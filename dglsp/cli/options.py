@@ -1,0 +1,84 @@
+"""Flags shared by the subcommands: which model, how to load it, how to sample."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..engine.engine import Engine
+from ..engine.types import SamplerConfig
+from ..models.base import ModelError
+from ..models.loader import LoadedModel, LoadOptions, load_model
+
+
+class CliError(Exception):
+    def __init__(self, message: str, code: int = 2) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def add_model_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("model")
+    group.add_argument(
+        "--model", metavar="DIR", help="model directory (default: $DGLSP_MODEL, then the shipped one)"
+    )
+    group.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:1, mps")
+    group.add_argument(
+        "--dtype", default="auto", help="auto (bfloat16 on CUDA, else float32), float32, bfloat16"
+    )
+    group.add_argument("--quantize", choices=["4bit", "8bit"], help="bitsandbytes quantization (CUDA only)")
+    group.add_argument("--layout", choices=["infill", "prompt"], help="override the model directory's layout")
+    group.add_argument("--allow-pickle", action="store_true", help="also load *.bin weights (can run code)")
+    group.add_argument(
+        "--trust-remote-code", action="store_true", help="run Python code shipped with the model"
+    )
+
+
+def add_sampler_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("sampler (defaults: the model's generation_config.json)")
+    group.add_argument("--steps", type=int, help="maximum denoising steps per canvas")
+    group.add_argument("--entropy-bound", type=float, help="larger commits more tokens per step")
+    group.add_argument("--temperature", metavar="T or TMAX:TMIN", help="constant, or a linear schedule")
+    group.add_argument("--seed", type=int, help="random seed (same seed, same fill)")
+    group.add_argument("--max-tokens", type=int, default=64, help="longest fill in tokens (default 64)")
+    group.add_argument("--no-cache", action="store_true", help="re-encode the prefix every time")
+
+
+def load(args: argparse.Namespace) -> LoadedModel:
+    options = LoadOptions(
+        device=args.device,
+        dtype=args.dtype,
+        quantize=args.quantize,
+        allow_pickle=args.allow_pickle,
+        trust_remote_code=args.trust_remote_code,
+        layout=args.layout,
+    )
+    try:
+        return load_model(args.model, options)
+    except ModelError as exc:
+        raise CliError(str(exc)) from exc
+
+
+def sampler_config(args: argparse.Namespace, base: SamplerConfig) -> SamplerConfig:
+    t_max = t_min = None
+    if args.temperature:
+        parts = args.temperature.split(":")
+        try:
+            values = [float(p) for p in parts]
+        except ValueError as exc:
+            raise CliError(f"--temperature wants T or TMAX:TMIN, got {args.temperature!r}") from exc
+        t_max, t_min = (values[0], values[-1]) if len(values) <= 2 else (None, None)
+        if t_max is None:
+            raise CliError(f"--temperature wants T or TMAX:TMIN, got {args.temperature!r}")
+    try:
+        return base.with_overrides(
+            max_steps=args.steps, entropy_bound=args.entropy_bound, t_max=t_max, t_min=t_min, seed=args.seed
+        )
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+
+
+def engine(args: argparse.Namespace) -> Engine:
+    model = load(args)
+    built = Engine(model, prefix_cache=not args.no_cache)
+    built.sampler = sampler_config(args, built.sampler)
+    return built

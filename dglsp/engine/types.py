@@ -1,0 +1,106 @@
+"""Core types shared by the engine, the command line and the server."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from typing import Literal
+
+StopReason = Literal["converged", "max_steps", "cancelled"]
+
+
+@dataclass(frozen=True)
+class FillRequest:
+    """Fill the gap(s) between `prefix` and `suffix`.
+
+    With `between` empty there is one hole. Each string in `between` is fixed code that separates two holes,
+    so `prefix, hole, between[0], hole, ..., hole, suffix` is the buffer; all holes are denoised in one run.
+    """
+
+    prefix: str
+    suffix: str = ""
+    language: str | None = None
+    max_tokens: int = 64
+    between: tuple[str, ...] = ()
+
+    @property
+    def holes(self) -> int:
+        return len(self.between) + 1
+
+
+@dataclass(frozen=True)
+class FillResult:
+    fills: tuple[str, ...]
+    steps: int
+    tokens: int
+    ms: float
+    stop: StopReason
+    blocks: int = 1
+    prefix_tokens_encoded: int = 0
+
+    @property
+    def text(self) -> str:
+        return self.fills[0]
+
+    @property
+    def tokens_per_step(self) -> float:
+        return self.tokens / self.steps if self.steps else 0.0
+
+
+@dataclass(frozen=True)
+class SamplerConfig:
+    """Denoising settings. Defaults are DiffusionGemma's reference settings."""
+
+    max_steps: int = 48
+    entropy_bound: float = 0.1
+    t_max: float = 0.8
+    t_min: float = 0.4
+    stability: int = 1
+    confidence: float = 0.005
+    seed: int = 0
+    draw: str = "inverse-cdf"  # or "multinomial": transformers' own draws, for checking against generate()
+
+    def __post_init__(self) -> None:
+        if self.draw not in ("inverse-cdf", "multinomial"):
+            raise ValueError(f"draw must be inverse-cdf or multinomial, got {self.draw!r}")
+        if self.max_steps < 1:
+            raise ValueError(f"max_steps must be >= 1, got {self.max_steps}")
+        if self.entropy_bound <= 0:
+            raise ValueError(f"entropy_bound must be > 0, got {self.entropy_bound}")
+        if not 0 < self.t_min <= self.t_max:
+            raise ValueError(f"need 0 < t_min <= t_max, got t_min={self.t_min} t_max={self.t_max}")
+        if self.stability < 0:
+            raise ValueError(f"stability must be >= 0, got {self.stability}")
+        if self.confidence <= 0:
+            raise ValueError(f"confidence must be > 0, got {self.confidence}")
+
+    def temperature(self, step: int) -> float:
+        """Linear schedule from t_max at step 0 down towards t_min, as the reference counts its steps."""
+        remaining = self.max_steps - step
+        return self.t_min + (self.t_max - self.t_min) * remaining / self.max_steps
+
+    @classmethod
+    def from_generation_config(cls, gen: dict) -> SamplerConfig:
+        """Read DiffusionGemma's generation_config.json keys over the reference defaults."""
+        return cls().with_overrides(
+            max_steps=gen.get("max_denoising_steps"),
+            entropy_bound=(gen.get("sampler_config") or {}).get("entropy_bound"),
+            t_max=gen.get("t_max"),
+            t_min=gen.get("t_min"),
+            stability=gen.get("stability_threshold"),
+            confidence=gen.get("confidence_threshold"),
+        )
+
+    def with_overrides(self, **overrides: object) -> SamplerConfig:
+        known = {f.name for f in fields(self)}
+        return replace(self, **{k: v for k, v in overrides.items() if k in known and v is not None})
+
+
+@dataclass
+class StepView:
+    """What the per-step callback sees: the current best guess for every canvas position."""
+
+    step: int
+    tokens: list[int]
+    accepted: int
+    mean_entropy: float
+    extra: dict = field(default_factory=dict)

@@ -1,0 +1,71 @@
+"""The interface every model family implements for the engine."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import torch
+
+Noise = Literal["uniform", "absorbing"]
+Layout = Literal["infill", "prompt"]
+
+
+class ModelError(RuntimeError):
+    """A model that cannot be found, read or run; the message says what to do."""
+
+
+@dataclass
+class PrefixState:
+    """The encoded prefix: its token ids and whatever the family keeps for them (a KV cache, or nothing)."""
+
+    ids: list[int] = field(default_factory=list)
+    kv: Any = None
+    view: Any = None  # family-specific read-only form of `kv`, rebuilt after every change
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+class Denoiser(ABC):
+    """Turns (prefix state, canvas tokens, self-conditioning logits) into logits over the canvas.
+
+    The canvas is the decoder sequence: free slots the sampler fills, and fixed tokens (the suffix, code between
+    holes) that it never changes.
+    """
+
+    noise: Noise
+    vocab_size: int
+    mask_id: int | None = None
+    bos_id: int | None = None
+    max_positions: int = 2048
+    max_canvas: int = 256
+    layout: Layout = "infill"
+
+    def __init__(self) -> None:
+        self.encoded_tokens = 0  # tokens run through the encoder since load: shows what the prefix cache saves
+
+    @property
+    @abstractmethod
+    def device(self) -> torch.device: ...
+
+    def new_state(self) -> PrefixState:
+        return PrefixState()
+
+    @abstractmethod
+    def extend(self, state: PrefixState, ids: list[int]) -> None:
+        """Append `ids` to the prefix, encoding only them."""
+
+    @abstractmethod
+    def fork(self, state: PrefixState, length: int) -> PrefixState:
+        """A new state holding the first `length` tokens of `state`, sharing its memory; `state` is unchanged."""
+
+    @abstractmethod
+    def logits(
+        self, state: PrefixState, canvas: torch.Tensor, self_conditioning: torch.Tensor | None
+    ) -> torch.Tensor:
+        """Float logits of shape (1, len(canvas), vocab) for a (1, len) canvas."""
+
+    def state_bytes(self, state: PrefixState) -> int:
+        return 0

@@ -1,0 +1,140 @@
+"""Make an untrained model directory (random weights, a BPE tokenizer) that loads like any other.
+
+Used by `dglsp init-model`, the tests and the benchmarks: the same files, config classes and loading path a
+trained model takes.
+"""
+
+from __future__ import annotations
+
+import json
+import sysconfig
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .loader import DGLSP_FILE
+
+
+@dataclass(frozen=True)
+class Size:
+    vocab: int
+    hidden: int
+    layers: int
+    heads: int
+    kv_heads: int
+    head_dim: int
+    intermediate: int
+    experts: int
+    top_k: int
+    expert_width: int
+    sliding_window: int
+    max_positions: int
+    corpus_files: int  # stdlib files the tokenizer is trained on
+
+
+SIZES = {
+    "tiny": Size(512, 64, 2, 4, 2, 16, 128, 4, 2, 32, 16, 2048, 12),
+    "small": Size(8192, 384, 6, 6, 2, 64, 1024, 4, 2, 256, 512, 4096, 400),
+}
+# Gemma 4's vision tower is always built; a one-layer, 16-wide stub keeps it out of the way.
+VISION_STUB = {
+    "model_type": "gemma4_vision",
+    "hidden_size": 16,
+    "intermediate_size": 32,
+    "num_hidden_layers": 1,
+    "num_attention_heads": 2,
+    "num_key_value_heads": 2,
+    "head_dim": 8,
+}
+
+
+def stdlib_files(limit: int) -> list[Path]:
+    root = Path(sysconfig.get_paths()["stdlib"])
+    files = sorted(p for p in root.glob("*.py") if p.stat().st_size > 2000)
+    return files[:limit]
+
+
+def diffusion_gemma_config(size: Size, vocab: int, canvas_length: int = 256):
+    from transformers import DiffusionGemmaConfig
+
+    sliding = max(1, size.layers - 1)
+    text = {
+        "vocab_size": vocab,
+        "hidden_size": size.hidden,
+        "intermediate_size": size.intermediate,
+        "num_hidden_layers": size.layers,
+        "num_attention_heads": size.heads,
+        "num_key_value_heads": size.kv_heads,
+        "head_dim": size.head_dim,
+        # Not saved in config.json; equal to head_dim so a reload builds the same full-attention layers.
+        "global_head_dim": size.head_dim,
+        "num_experts": size.experts,
+        "top_k_experts": size.top_k,
+        "moe_intermediate_size": size.expert_width,
+        "sliding_window": size.sliding_window,
+        "layer_types": ["sliding_attention"] * sliding + ["full_attention"] * (size.layers - sliding),
+        "max_position_embeddings": size.max_positions,
+        "pad_token_id": 0,
+        "eos_token_id": 1,
+        "bos_token_id": 2,
+    }
+    return DiffusionGemmaConfig(text_config=text, vision_config=dict(VISION_STUB), canvas_length=canvas_length)
+
+
+def make_blank_model(
+    out: str | Path,
+    family: str = "diffusion_gemma",
+    size: str = "tiny",
+    seed: int = 0,
+    canvas_length: int = 256,
+    tokenizer=None,
+) -> Path:
+    from ..train.tokenizer import train_tokenizer
+
+    spec = SIZES[size]
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    tokenizer = tokenizer or train_tokenizer(stdlib_files(spec.corpus_files), spec.vocab)
+    vocab = len(tokenizer)
+    torch.manual_seed(seed)
+    if family == "diffusion_gemma":
+        from transformers import DiffusionGemmaForBlockDiffusion
+        from transformers.models.diffusion_gemma.generation_diffusion_gemma import (
+            DiffusionGemmaGenerationConfig,
+            EntropyBoundSamplerConfig,
+        )
+
+        model = DiffusionGemmaForBlockDiffusion(diffusion_gemma_config(spec, vocab, canvas_length))
+        model.generation_config = DiffusionGemmaGenerationConfig(
+            max_denoising_steps=48,
+            sampler_config=EntropyBoundSamplerConfig(entropy_bound=0.1),
+            t_min=0.4,
+            t_max=0.8,
+            stability_threshold=1,
+            confidence_threshold=0.005,
+            bos_token_id=2,
+            eos_token_id=1,
+            pad_token_id=0,
+        )
+        notes = {"layout": "infill", "end_of_fill": "<|endoffill|>", "trained": False}
+    elif family == "masked":
+        from transformers import BertConfig, BertForMaskedLM
+
+        config = BertConfig(
+            vocab_size=vocab,
+            hidden_size=spec.hidden,
+            num_hidden_layers=spec.layers,
+            num_attention_heads=spec.heads,
+            intermediate_size=spec.intermediate,
+            max_position_embeddings=min(spec.max_positions, 1024),
+            pad_token_id=tokenizer.pad_token_id,
+        )
+        model = BertForMaskedLM(config)
+        notes = {"layout": "infill", "trained": False}
+    else:
+        raise ValueError(f"unknown family {family!r}: diffusion_gemma or masked")
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    (out / DGLSP_FILE).write_text(json.dumps(notes, indent=2) + "\n", encoding="utf-8")
+    return out

@@ -1,0 +1,101 @@
+"""DiffusionGemma: an encoder writes the prefix into a KV cache, a bidirectional decoder denoises the canvas."""
+
+from __future__ import annotations
+
+import torch
+from transformers import DiffusionGemmaForBlockDiffusion, DynamicCache
+
+from .base import Denoiser, Layout, PrefixState
+
+
+class DiffusionGemmaDenoiser(Denoiser):
+    noise = "uniform"
+
+    def __init__(self, model: DiffusionGemmaForBlockDiffusion, layout: Layout = "infill") -> None:
+        super().__init__()
+        self.model = model.eval()
+        self.text_config = model.config.text_config
+        self.vocab_size = self.text_config.vocab_size
+        self.bos_id = self.text_config.bos_token_id
+        self.max_positions = self.text_config.max_position_embeddings
+        self.max_canvas = model.config.canvas_length or 256
+        self.layout = layout
+        self._embed_dtype = model.model.decoder.embed_tokens.weight.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.model.device
+
+    def new_state(self) -> PrefixState:
+        # A cache without a config keeps every layer whole, so a state can be cut back anywhere (a sliding-window
+        # layer keeps only its window and cannot be cropped). The decoder gets the windowed view it was built for.
+        return PrefixState(ids=[], kv=DynamicCache())
+
+    @torch.inference_mode()
+    def extend(self, state: PrefixState, ids: list[int]) -> None:
+        if not ids:
+            return
+        start = len(state.ids)
+        tokens = torch.tensor([ids], dtype=torch.long, device=self.device)
+        positions = torch.arange(start, start + len(ids), device=self.device)[None]
+        self.model.model.encoder(input_ids=tokens, past_key_values=state.kv, position_ids=positions)
+        state.ids.extend(ids)
+        state.view = None
+        self.encoded_tokens += len(ids)
+
+    def fork(self, state: PrefixState, length: int) -> PrefixState:
+        if length > len(state.ids):
+            raise ValueError(f"cannot fork {length} tokens from a state of {len(state.ids)}")
+        kv = DynamicCache()
+        for src in state.kv.layers:
+            kv.layers.append(_layer_slice(src, length))
+        return PrefixState(ids=state.ids[:length], kv=kv)
+
+    def _decoder_view(self, state: PrefixState) -> DynamicCache:
+        if state.view is None:
+            view = DynamicCache(config=self.text_config)
+            for layer, src in zip(view.layers, state.kv.layers, strict=False):
+                keys, values = src.keys, src.values
+                if layer.is_sliding:
+                    layer.cumulative_length = keys.shape[-2]
+                    keep = layer.sliding_window - 1
+                    keys, values = keys[:, :, -keep:], values[:, :, -keep:]
+                layer.lazy_initialization(keys, values)
+                layer.keys, layer.values = keys, values
+            state.view = view
+        return state.view
+
+    @torch.inference_mode()
+    def logits(
+        self, state: PrefixState, canvas: torch.Tensor, self_conditioning: torch.Tensor | None
+    ) -> torch.Tensor:
+        if not state.ids:
+            raise ValueError("DiffusionGemma needs at least one prefix token (the bos token)")
+        start = len(state.ids)
+        positions = torch.arange(start, start + canvas.shape[1], device=self.device)[None]
+        if self_conditioning is not None:
+            self_conditioning = self_conditioning.to(self._embed_dtype)
+        out = self.model(
+            decoder_input_ids=canvas,
+            past_key_values=self._decoder_view(state),
+            self_conditioning_logits=self_conditioning,
+            decoder_position_ids=positions,
+        )
+        return out.logits
+
+    def state_bytes(self, state: PrefixState) -> int:
+        return sum(
+            layer.keys.numel() * layer.keys.element_size() * 2
+            for layer in state.kv.layers
+            if getattr(layer, "is_initialized", False)
+        )
+
+
+def _layer_slice(src, length: int):
+    layer = type(src)()
+    if getattr(src, "is_initialized", False):
+        keys, values = src.keys[:, :, :length], src.values[:, :, :length]
+        layer.lazy_initialization(keys, values)
+        # Views, not copies: DynamicLayer.update concatenates into new tensors, so a shared view is never written.
+        layer.keys, layer.values = keys, values
+    return layer

@@ -1,0 +1,243 @@
+"""Load a model directory into a Denoiser: local files only, safetensors unless the user opts in."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import torch
+
+from .base import Denoiser, Layout, ModelError
+
+Quantize = Literal["4bit", "8bit"]
+DGLSP_FILE = "dglsp.json"  # dglsp's own notes about a model directory: its layout and end-of-fill token
+END_OF_FILL = "<|endoffill|>"
+DEFAULT_MODEL_DIR = Path(__file__).parent / "default"
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    device: str = "auto"
+    dtype: str = "auto"
+    quantize: Quantize | None = None
+    allow_pickle: bool = False
+    trust_remote_code: bool = False
+    layout: Layout | None = None  # None: what the model directory says, else "prompt" for foreign checkpoints
+
+
+@dataclass
+class LoadedModel:
+    denoiser: Denoiser
+    tokenizer: object
+    path: Path
+    family: str
+    stop_ids: frozenset[int]
+    generation_config: dict  # the directory's generation_config.json: the sampler settings it was tuned for
+    info: dict = field(default_factory=dict)
+
+
+def resolve_model_path(path: str | os.PathLike | None) -> Path:
+    """--model, else $DGLSP_MODEL, else the model shipped inside the package."""
+    if path:
+        return Path(path).expanduser()
+    if os.environ.get("DGLSP_MODEL"):
+        return Path(os.environ["DGLSP_MODEL"]).expanduser()
+    if (DEFAULT_MODEL_DIR / "config.json").exists():
+        return DEFAULT_MODEL_DIR
+    raise ModelError(
+        "no model given and no default model installed: pass --model DIR or set DGLSP_MODEL "
+        "(make a small one with `dglsp init-model --out DIR`)"
+    )
+
+
+def pick_device(wanted: str = "auto") -> torch.device:
+    if wanted == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    device = torch.device(wanted)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ModelError(f"device {wanted!r} asked for, but torch sees no CUDA GPU (torch {torch.__version__})")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ModelError("device 'mps' asked for, but this torch has no MPS support here")
+    return device
+
+
+def pick_dtype(wanted: str, device: torch.device) -> torch.dtype:
+    if wanted == "auto":
+        return torch.bfloat16 if device.type == "cuda" else torch.float32
+    try:
+        dtype = getattr(torch, wanted)
+    except AttributeError:
+        dtype = None
+    if not isinstance(dtype, torch.dtype):
+        raise ModelError(f"unknown dtype {wanted!r}: use auto, float32, bfloat16 or float16")
+    return dtype
+
+
+def load_model(path: str | os.PathLike | None = None, options: LoadOptions | None = None) -> LoadedModel:
+    options = options or LoadOptions()
+    root = resolve_model_path(path)
+    config = _read_config(root)
+    _check_weights(root, options.allow_pickle)
+    notes = _read_json(root / DGLSP_FILE) if (root / DGLSP_FILE).exists() else {}
+    device = pick_device(options.device)
+    dtype = pick_dtype(options.dtype, device)
+    kwargs = _from_pretrained_kwargs(options, device, dtype, notes)
+    tokenizer = _load_tokenizer(root, options)
+
+    if config.get("model_type") == "diffusion_gemma":
+        from transformers import DiffusionGemmaForBlockDiffusion
+
+        from .diffusion_gemma import DiffusionGemmaDenoiser
+
+        model = _from_pretrained(DiffusionGemmaForBlockDiffusion, root, kwargs)
+        layout = options.layout or notes.get("layout", "prompt")
+        denoiser: Denoiser = DiffusionGemmaDenoiser(model, layout=layout)
+        family = "diffusion_gemma"
+    else:
+        from .masked import MaskedDenoiser
+
+        model = _load_masked(root, kwargs, options)
+        denoiser = MaskedDenoiser(
+            model,
+            mask_id=tokenizer.mask_token_id,
+            bos_id=tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.cls_token_id,
+            eos_id=tokenizer.sep_token_id if tokenizer.sep_token_id is not None else tokenizer.eos_token_id,
+        )
+        family = "masked"
+
+    if kwargs.get("device_map") is None:
+        model.to(device)
+    stop_ids = {
+        t
+        for t in (
+            tokenizer.eos_token_id,
+            tokenizer.pad_token_id,
+            tokenizer.sep_token_id,
+            tokenizer.get_vocab().get(notes.get("end_of_fill", END_OF_FILL)),
+        )
+        if t is not None
+    }
+    params = sum(p.numel() for p in model.parameters())
+    return LoadedModel(
+        denoiser=denoiser,
+        tokenizer=tokenizer,
+        path=root,
+        family=family,
+        stop_ids=frozenset(stop_ids),
+        generation_config=_read_json(root / "generation_config.json")
+        if (root / "generation_config.json").exists()
+        else {},
+        info={
+            "family": family,
+            "layout": denoiser.layout,
+            "device": str(device),
+            "dtype": str(dtype).removeprefix("torch."),
+            "quantize": options.quantize,
+            "parameters": params,
+            "bytes_on_disk": sum(f.stat().st_size for f in root.iterdir() if f.is_file()),
+            "vocab_size": denoiser.vocab_size,
+            "max_positions": denoiser.max_positions,
+        },
+    )
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"cannot read {path}: {exc}") from exc
+
+
+def _read_config(root: Path) -> dict:
+    if not root.is_dir():
+        raise ModelError(f"model directory not found: {root}")
+    if not (root / "config.json").is_file():
+        raise ModelError(f"{root} is not a model directory: it has no config.json")
+    return _read_json(root / "config.json")
+
+
+def _check_weights(root: Path, allow_pickle: bool) -> None:
+    if any(root.glob("*.safetensors")):
+        return
+    if any(root.glob("*.bin")) or any(root.glob("*.pt")) or any(root.glob("*.pth")):
+        if allow_pickle:
+            return
+        raise ModelError(
+            f"{root} has only pickle weights (*.bin/*.pt), which can run code when loaded; convert them to "
+            "safetensors, or opt in with --allow-pickle if you trust their source"
+        )
+    raise ModelError(f"{root} has no weights (*.safetensors)")
+
+
+def _from_pretrained_kwargs(options: LoadOptions, device: torch.device, dtype: torch.dtype, notes: dict) -> dict:
+    kwargs: dict = {
+        "dtype": dtype,
+        "local_files_only": True,
+        "use_safetensors": not options.allow_pickle,
+        "trust_remote_code": options.trust_remote_code,
+    }
+    if notes.get("experts_implementation"):
+        kwargs["experts_implementation"] = notes["experts_implementation"]
+    if options.quantize:
+        if device.type != "cuda":
+            raise ModelError(f"--quantize {options.quantize} needs a CUDA GPU (bitsandbytes); this run is on {device}")
+        try:
+            from transformers import BitsAndBytesConfig
+        except ImportError as exc:  # pragma: no cover - transformers always has it
+            raise ModelError(str(exc)) from exc
+        try:
+            import bitsandbytes  # noqa: F401
+        except ImportError as exc:
+            raise ModelError("--quantize needs bitsandbytes: pip install 'dglsp[gpu]'") from exc
+        if options.quantize == "4bit":
+            kwargs["quantization_config"] = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_compute_dtype=dtype)
+        elif options.quantize == "8bit":
+            kwargs["quantization_config"] = BitsAndBytesConfig(load_in_8bit=True)
+        else:
+            raise ModelError(f"unknown quantize {options.quantize!r}: use 4bit or 8bit")
+        kwargs["device_map"] = {"": device.index or 0}
+    return kwargs
+
+
+def _from_pretrained(cls, root: Path, kwargs: dict):
+    try:
+        return cls.from_pretrained(str(root), **kwargs)
+    except (OSError, ValueError, RuntimeError, KeyError) as exc:
+        raise ModelError(f"cannot load the model in {root}: {_first_line(exc)}") from exc
+    except Exception as exc:  # safetensors raises its own error types for a damaged file
+        raise ModelError(f"cannot load the model in {root}: {type(exc).__name__}: {_first_line(exc)}") from exc
+
+
+def _load_masked(root: Path, kwargs: dict, options: LoadOptions):
+    from transformers import AutoModel, AutoModelForMaskedLM
+
+    try:
+        return _from_pretrained(AutoModelForMaskedLM, root, kwargs)
+    except ModelError:
+        if not options.trust_remote_code:
+            raise
+    # LLaDA/Dream-style checkpoints ship their own model class and return logits from AutoModel.
+    return _from_pretrained(AutoModel, root, kwargs)
+
+
+def _load_tokenizer(root: Path, options: LoadOptions):
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(
+            str(root), local_files_only=True, trust_remote_code=options.trust_remote_code
+        )
+    except Exception as exc:
+        raise ModelError(f"cannot load the tokenizer in {root}: {_first_line(exc)}") from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]

@@ -1,0 +1,19 @@
+from dglsp.cli import main
+
+
+def test_doctor_reports_a_working_model(dg_dir, capsys):
+    assert main(["doctor", "--model", str(dg_dir)]) == 0
+    out = capsys.readouterr().out
+    for word in ("torch", "transformers", "devices", "diffusion_gemma", "test fill", "ok"):
+        assert word in out
+
+
+def test_doctor_fails_with_the_reason(tmp_path, capsys):
+    assert main(["doctor", "--model", str(tmp_path)]) == 1
+    assert "no config.json" in capsys.readouterr().err
+
+
+def test_init_model_writes_a_model_that_loads(tmp_path, capsys):
+    assert main(["init-model", "--out", str(tmp_path / "m"), "--family", "masked"]) == 0
+    assert main(["doctor", "--model", str(tmp_path / "m")]) == 0
+    assert "masked" in capsys.readouterr().out

@@ -1,0 +1,125 @@
+import io
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from dglsp.cli import main
+
+TASKS = [
+    {"prefix": "def add(a, b):\n    return ", "suffix": "\n", "max_tokens": 8},
+    "this is not json",
+    {"suffix": "no prefix"},
+    {"prefix": "x = ", "max_tokens": 0},
+    {"prefix": "", "suffix": ""},
+    {"prefix": "# café ✓ 日本語\nname = '", "suffix": "'\n", "language": "python", "max_tokens": 6},
+    [1, 2],
+]
+
+
+def jsonl(tasks):
+    return "".join((t if isinstance(t, str) else json.dumps(t, ensure_ascii=False)) + "\n" for t in tasks)
+
+
+def run_cli(args, stdin_text="", monkeypatch=None, capsys=None):
+    monkeypatch.setattr(
+        sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin_text.encode("utf-8")), encoding="utf-8")
+    )
+    code = main(args)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_jsonl_round_trip_keeps_order_and_reports_bad_lines(dg_dir, monkeypatch, capsys):
+    code, out, _ = run_cli(
+        ["fill", "--model", str(dg_dir), "--steps", "3", "--max-tokens", "16"],
+        jsonl(TASKS),
+        monkeypatch,
+        capsys,
+    )
+    assert code == 0
+    records = [json.loads(line) for line in out.splitlines()]
+    assert len(records) == len(TASKS)
+    good = [records[i] for i in (0, 4, 5)]
+    for record in good:
+        assert set(record) == {"completion", "steps", "tokens_per_step", "ms", "stop"}
+        assert 1 <= record["steps"] <= 3 and record["stop"] in ("converged", "max_steps")
+    assert "not JSON" in records[1]["error"]
+    assert "prefix" in records[2]["error"]
+    assert "max_tokens" in records[3]["error"]
+    assert "JSON object" in records[6]["error"]
+
+
+def test_same_seed_gives_the_same_output(dg_dir, monkeypatch, capsys):
+    args = ["fill", "--model", str(dg_dir), "--steps", "3", "--seed", "9"]
+    first = run_cli(args, jsonl(TASKS[:1]), monkeypatch, capsys)[1]
+    second = run_cli(args, jsonl(TASKS[:1]), monkeypatch, capsys)[1]
+    assert json.loads(first)["completion"] == json.loads(second)["completion"]
+
+
+def test_fill_at_a_cursor_prints_one_line(dg_dir, tmp_path, monkeypatch, capsys):
+    source = tmp_path / "app.py"
+    source.write_text("def add(a, b):\n    return \n\nprint(add(1, 2))\n", encoding="utf-8")
+    code, out, _ = run_cli(
+        ["fill", f"{source}:2:12", "--model", str(dg_dir), "--steps", "2", "--json"], "", monkeypatch, capsys
+    )
+    assert code == 0
+    record = json.loads(out)
+    assert "\n" not in record["completion"].strip("\n")
+
+
+@pytest.mark.parametrize(
+    ("cursor", "message"),
+    [
+        ("app.py:9:1", "line 9 is out of range"),
+        ("app.py:1:99", "column 99 is out of range"),
+        ("app.py:x:1", "FILE:LINE:COL"),
+        ("missing.py:1:1", "cannot read"),
+        ("blob.bin:1:1", "binary"),
+    ],
+)
+def test_bad_cursors_are_clear_errors(dg_dir, tmp_path, monkeypatch, capsys, cursor, message):
+    (tmp_path / "app.py").write_text("x = 1\n", encoding="utf-8")
+    (tmp_path / "blob.bin").write_bytes(b"\x00\x01\x02")
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_cli(["fill", cursor, "--model", str(dg_dir)], "", monkeypatch, capsys)
+    assert code == 2 and out == "" and message in err
+
+
+def test_missing_model_exits_nonzero_with_the_fix(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("DGLSP_MODEL", raising=False)
+    code, out, err = run_cli(
+        ["fill", "--model", str(tmp_path / "none")], jsonl(TASKS[:1]), monkeypatch, capsys
+    )
+    assert code == 2 and out == "" and "model directory not found" in err
+
+
+def test_corrupt_model_through_the_real_command(dg_dir, tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(dg_dir, broken)
+    (broken / "model.safetensors").write_bytes(b"not a safetensors file")
+    proc = subprocess.run(
+        [sys.executable, "-m", "dglsp", "fill", "--model", str(broken)],
+        input=jsonl(TASKS[:1]),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert "cannot load the model" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_real_command_round_trip(dg_dir):
+    proc = subprocess.run(
+        [sys.executable, "-m", "dglsp", "fill", "--model", str(dg_dir), "--steps", "2"],
+        input=jsonl(TASKS[:2]),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        encoding="utf-8",
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 2 and "completion" in json.loads(lines[0]) and "error" in json.loads(lines[1])

@@ -1,0 +1,44 @@
+"""Tiny random-weight models of both families from real configs, saved and loaded as users' models are."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dglsp.models.blank import make_blank_model, stdlib_files
+from dglsp.models.loader import load_model
+from dglsp.train.tokenizer import train_tokenizer
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def tokenizer():
+    return train_tokenizer(stdlib_files(12), vocab_size=512)
+
+
+@pytest.fixture(scope="session")
+def dg_dir(tmp_path_factory, tokenizer) -> Path:
+    # canvas_length 32 so transformers' own generate() runs the same canvas in the reference test.
+    return make_blank_model(tmp_path_factory.mktemp("dg") / "model", canvas_length=32, tokenizer=tokenizer)
+
+
+@pytest.fixture(scope="session")
+def masked_dir(tmp_path_factory, tokenizer) -> Path:
+    return make_blank_model(tmp_path_factory.mktemp("mlm") / "model", family="masked", tokenizer=tokenizer)
+
+
+@pytest.fixture(scope="session")
+def dg_model(dg_dir):
+    return load_model(dg_dir)
+
+
+@pytest.fixture(scope="session")
+def masked_model(masked_dir):
+    return load_model(masked_dir)
+
+
+@pytest.fixture(params=["diffusion_gemma", "masked"])
+def any_model(request, dg_model, masked_model):
+    return dg_model if request.param == "diffusion_gemma" else masked_model

@@ -1,0 +1,79 @@
+import os
+import shutil
+
+import pytest
+import torch
+
+from dglsp.engine.engine import Engine
+from dglsp.engine.types import FillRequest, SamplerConfig
+from dglsp.models.base import ModelError
+from dglsp.models.loader import LoadOptions, load_model, pick_device, resolve_model_path
+
+
+def copy_model(src, tmp_path):
+    dst = tmp_path / "model"
+    shutil.copytree(src, dst)
+    return dst
+
+
+def test_both_families_load_from_a_local_directory_and_fill(dg_model, masked_model):
+    assert dg_model.family == "diffusion_gemma" and dg_model.denoiser.noise == "uniform"
+    assert dg_model.info["layout"] == "infill"
+    assert masked_model.family == "masked" and masked_model.denoiser.noise == "absorbing"
+    for model in (dg_model, masked_model):
+        assert model.info["device"] == "cpu" and model.info["dtype"] == "float32"
+        result = Engine(model).fill(FillRequest(prefix="x = ", max_tokens=4), SamplerConfig(max_steps=2))
+        assert result.steps >= 1
+
+
+def test_hub_switches_are_off():
+    assert os.environ["HF_HUB_OFFLINE"] == "1" and os.environ["TRANSFORMERS_OFFLINE"] == "1"
+
+
+def test_missing_directory_is_a_clear_error(tmp_path):
+    with pytest.raises(ModelError, match="not found"):
+        load_model(tmp_path / "nope")
+    with pytest.raises(ModelError, match="no config.json"):
+        load_model(tmp_path)
+
+
+def test_corrupt_safetensors_is_a_clear_error(dg_dir, tmp_path):
+    broken = copy_model(dg_dir, tmp_path)
+    weights = broken / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    with pytest.raises(ModelError, match="cannot load the model"):
+        load_model(broken)
+
+
+def test_pickle_weights_are_refused_unless_allowed(dg_dir, tmp_path):
+    pickled = copy_model(dg_dir, tmp_path)
+    (pickled / "model.safetensors").unlink()
+    torch.save({}, pickled / "pytorch_model.bin")
+    with pytest.raises(ModelError, match="pickle"):
+        load_model(pickled)
+
+
+def test_quantize_and_cuda_need_a_gpu(dg_dir):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    with pytest.raises(ModelError, match="CUDA"):
+        load_model(dg_dir, LoadOptions(quantize="4bit"))
+    with pytest.raises(ModelError, match="CUDA"):
+        pick_device("cuda")
+    assert pick_device("auto").type in ("cpu", "mps")
+
+
+def test_model_path_comes_from_the_flag_then_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("DGLSP_MODEL", str(tmp_path / "env"))
+    assert resolve_model_path(tmp_path / "flag") == tmp_path / "flag"
+    assert resolve_model_path(None) == tmp_path / "env"
+
+
+def test_layout_can_be_overridden(dg_dir):
+    assert load_model(dg_dir, LoadOptions(layout="prompt")).denoiser.layout == "prompt"
+
+
+def test_sampler_defaults_come_from_generation_config(dg_model):
+    engine = Engine(dg_model)
+    assert engine.sampler == SamplerConfig()  # blank models write the reference settings
+    assert dg_model.generation_config["max_denoising_steps"] == 48
