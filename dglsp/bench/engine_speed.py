@@ -69,9 +69,7 @@ def measure(
     denoiser = engine.denoiser
     code = sample_code(engine, prefix_tokens + suffix_tokens)
     ids = engine.encode(code)
-    prefix_ids = (
-        [engine.special.bos, *ids[:prefix_tokens]] if engine.special.bos is not None else ids[:prefix_tokens]
-    )
+    prefix_ids = [engine.special.bos, *ids[:prefix_tokens]] if engine.special.bos is not None else ids[:prefix_tokens]
     suffix_ids = ids[prefix_tokens : prefix_tokens + suffix_tokens]
     prefix_text, suffix_text = engine.decode(ids[:prefix_tokens]), engine.decode(suffix_ids)
     report = SpeedReport(model.info, len(prefix_ids), len(suffix_ids), steps)

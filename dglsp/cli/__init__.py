@@ -17,9 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"dglsp {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, module in COMMANDS.items():
-        module.add_parser(
-            sub.add_parser(name, help=module.__doc__.splitlines()[0], description=module.__doc__)
-        )
+        module.add_parser(sub.add_parser(name, help=module.__doc__.splitlines()[0], description=module.__doc__))
     return parser
 
 

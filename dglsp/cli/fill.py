@@ -22,15 +22,9 @@ MAX_FILE_BYTES = 20 << 20
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "cursor", nargs="?", metavar="FILE:LINE:COL", help="fill at this cursor instead of stdin"
-    )
-    parser.add_argument(
-        "--json", action="store_true", help="with FILE:LINE:COL, print the full result as JSON"
-    )
-    parser.add_argument(
-        "--multi-line", action="store_true", help="with FILE:LINE:COL, keep lines after the first"
-    )
+    parser.add_argument("cursor", nargs="?", metavar="FILE:LINE:COL", help="fill at this cursor instead of stdin")
+    parser.add_argument("--json", action="store_true", help="with FILE:LINE:COL, print the full result as JSON")
+    parser.add_argument("--multi-line", action="store_true", help="with FILE:LINE:COL, keep lines after the first")
     add_model_flags(parser)
     add_sampler_flags(parser)
 
@@ -83,11 +77,7 @@ def parse_task(line: str, default_max_tokens: int = 64) -> FillRequest:
     if language is not None and not isinstance(language, str):
         raise ValueError('"language" must be a string')
     max_tokens = task.get("max_tokens", default_max_tokens)
-    if (
-        isinstance(max_tokens, bool)
-        or not isinstance(max_tokens, int)
-        or not 1 <= max_tokens <= MAX_FILL_TOKENS
-    ):
+    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or not 1 <= max_tokens <= MAX_FILL_TOKENS:
         raise ValueError(f'"max_tokens" must be an integer from 1 to {MAX_FILL_TOKENS}')
     return FillRequest(prefix=prefix, suffix=suffix, language=language, max_tokens=max_tokens)
 

@@ -18,19 +18,13 @@ class CliError(Exception):
 
 def add_model_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("model")
-    group.add_argument(
-        "--model", metavar="DIR", help="model directory (default: $DGLSP_MODEL, then the shipped one)"
-    )
+    group.add_argument("--model", metavar="DIR", help="model directory (default: $DGLSP_MODEL, then the shipped one)")
     group.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:1, mps")
-    group.add_argument(
-        "--dtype", default="auto", help="auto (bfloat16 on CUDA, else float32), float32, bfloat16"
-    )
+    group.add_argument("--dtype", default="auto", help="auto (bfloat16 on CUDA, else float32), float32, bfloat16")
     group.add_argument("--quantize", choices=["4bit", "8bit"], help="bitsandbytes quantization (CUDA only)")
     group.add_argument("--layout", choices=["infill", "prompt"], help="override the model directory's layout")
     group.add_argument("--allow-pickle", action="store_true", help="also load *.bin weights (can run code)")
-    group.add_argument(
-        "--trust-remote-code", action="store_true", help="run Python code shipped with the model"
-    )
+    group.add_argument("--trust-remote-code", action="store_true", help="run Python code shipped with the model")
 
 
 def add_sampler_flags(parser: argparse.ArgumentParser) -> None:

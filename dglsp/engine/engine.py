@@ -72,9 +72,7 @@ class Engine:
                 layout=self.denoiser.layout,
             )
             state = self._state(list(layout.prefix))
-            out = denoise(
-                self.denoiser, state, layout.canvas, replace(config, seed=config.seed + blocks), on_step
-            )
+            out = denoise(self.denoiser, state, layout.canvas, replace(config, seed=config.seed + blocks), on_step)
             steps, blocks, stop = steps + out.steps, blocks + 1, out.stop
             ended = True
             for i, hole in enumerate(layout.canvas.holes):

@@ -62,9 +62,7 @@ class Denoiser(ABC):
         """A new state holding the first `length` tokens of `state`, sharing its memory; `state` is unchanged."""
 
     @abstractmethod
-    def logits(
-        self, state: PrefixState, canvas: torch.Tensor, self_conditioning: torch.Tensor | None
-    ) -> torch.Tensor:
+    def logits(self, state: PrefixState, canvas: torch.Tensor, self_conditioning: torch.Tensor | None) -> torch.Tensor:
         """Float logits of shape (1, len(canvas), vocab) for a (1, len) canvas."""
 
     def state_bytes(self, state: PrefixState) -> int:

@@ -66,9 +66,7 @@ class DiffusionGemmaDenoiser(Denoiser):
         return state.view
 
     @torch.inference_mode()
-    def logits(
-        self, state: PrefixState, canvas: torch.Tensor, self_conditioning: torch.Tensor | None
-    ) -> torch.Tensor:
+    def logits(self, state: PrefixState, canvas: torch.Tensor, self_conditioning: torch.Tensor | None) -> torch.Tensor:
         if not state.ids:
             raise ValueError("DiffusionGemma needs at least one prefix token (the bos token)")
         start = len(state.ids)

@@ -24,9 +24,7 @@ def jsonl(tasks):
 
 
 def run_cli(args, stdin_text="", monkeypatch=None, capsys=None):
-    monkeypatch.setattr(
-        sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin_text.encode("utf-8")), encoding="utf-8")
-    )
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin_text.encode("utf-8")), encoding="utf-8"))
     code = main(args)
     out = capsys.readouterr()
     return code, out.out, out.err
@@ -90,9 +88,7 @@ def test_bad_cursors_are_clear_errors(dg_dir, tmp_path, monkeypatch, capsys, cur
 
 def test_missing_model_exits_nonzero_with_the_fix(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("DGLSP_MODEL", raising=False)
-    code, out, err = run_cli(
-        ["fill", "--model", str(tmp_path / "none")], jsonl(TASKS[:1]), monkeypatch, capsys
-    )
+    code, out, err = run_cli(["fill", "--model", str(tmp_path / "none")], jsonl(TASKS[:1]), monkeypatch, capsys)
     assert code == 2 and out == "" and "model directory not found" in err
 
 

@@ -105,9 +105,7 @@ def test_every_canvas_bucket(dg_model, bucket):
 
 def test_several_holes_fill_in_one_run(any_model):
     engine = Engine(any_model)
-    request = FillRequest(
-        prefix="def f(x):\n    ", suffix="\n    return y\n", between=("\n    y = ",), max_tokens=8
-    )
+    request = FillRequest(prefix="def f(x):\n    ", suffix="\n    return y\n", between=("\n    y = ",), max_tokens=8)
     result = engine.fill(request, SamplerConfig(max_steps=4))
     assert len(result.fills) == 2 and result.blocks == 1
     assert all(isinstance(f, str) for f in result.fills)

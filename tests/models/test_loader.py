@@ -33,7 +33,7 @@ def test_hub_switches_are_off():
 def test_missing_directory_is_a_clear_error(tmp_path):
     with pytest.raises(ModelError, match="not found"):
         load_model(tmp_path / "nope")
-    with pytest.raises(ModelError, match="no config.json"):
+    with pytest.raises(ModelError, match=r"no config\.json"):
         load_model(tmp_path)
 
 
