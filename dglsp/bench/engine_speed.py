@@ -1,4 +1,4 @@
-"""Engine speed: encoder prefill, decoder step per canvas size, and what the prefix cache saves."""
+"""Engine speed: encoder prefill, decoder step per canvas size, the sampler's draw, what the prefix cache saves."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from ..engine.canvas import SpecialIds, build_canvas
+from ..engine.canvas import lay_out
 from ..engine.engine import Engine
+from ..engine.sampler import draw
 from ..engine.types import FillRequest
 from ..models.blank import stdlib_files
 from ..models.loader import LoadedModel
@@ -69,11 +70,14 @@ def measure(
     denoiser = engine.denoiser
     code = sample_code(engine, prefix_tokens + suffix_tokens)
     ids = engine.encode(code)
-    prefix_ids = [engine.special.bos, *ids[:prefix_tokens]] if engine.special.bos is not None else ids[:prefix_tokens]
     suffix_ids = ids[prefix_tokens : prefix_tokens + suffix_tokens]
     prefix_text, suffix_text = engine.decode(ids[:prefix_tokens]), engine.decode(suffix_ids)
+    layouts = {
+        size: lay_out(ids[:prefix_tokens], suffix_ids, [size], engine.special, max_positions=denoiser.max_positions)
+        for size in canvases
+    }
+    prefix_ids = list(layouts[canvases[0]].prefix)
     report = SpeedReport(model.info, len(prefix_ids), len(suffix_ids), steps)
-    special = SpecialIds(bos=engine.special.bos, filler=engine.special.filler)
     sampler = engine.sampler.with_overrides(max_steps=steps, confidence=1e-9)  # run every step: fixed work
 
     def prefill():
@@ -82,17 +86,18 @@ def measure(
         return state
 
     state = prefill()
-    jobs = [("encoder prefill (cold)", lambda: prefill())]
-    for size in canvases:
-        canvas = build_canvas([size], [], suffix_ids, special.filler)
-        tokens = torch.tensor([canvas.tokens], device=denoiser.device)
+    jobs = [("encoder prefill (cold)", prefill)]
+    for size, layout in layouts.items():
+        tokens = torch.tensor([layout.canvas.tokens], device=denoiser.device)
         logits = denoiser.logits(state, tokens, None)
         jobs.append(
-            (
-                f"decoder step, canvas {size} + suffix",
-                lambda t=tokens, lg=logits: denoiser.logits(state, t, lg),
-            )
+            (f"decoder step, canvas {size} + suffix", lambda t=tokens, lg=logits: denoiser.logits(state, t, lg))
         )
+    # The sampler's per-step draw over the open slots of the largest canvas: torch.multinomial against the default.
+    probs = torch.softmax(logits[0, : canvases[-1]], dim=-1)
+    rng = torch.Generator(device=denoiser.device).manual_seed(0)
+    for method in ("multinomial", "inverse-cdf"):
+        jobs.append((f"sampler draw, {method}, {canvases[-1]} slots", lambda m=method: draw(probs, rng, m)))
 
     typed = iter(range(10**6))
 

@@ -8,6 +8,8 @@ BUCKETS = (16, 32, 64, 128, 256)
 # The prefix is cut from the left in steps of this many tokens, so its first token stays put while the user
 # types and the prefix cache keeps hitting.
 PREFIX_CUT_STEP = 128
+# What a slot holds before the sampler draws its noise; the model never sees it.
+FILLER = 0
 
 
 def canvas_size(max_tokens: int, limit: int = BUCKETS[-1]) -> int:
@@ -40,12 +42,11 @@ class Layout:
 @dataclass(frozen=True)
 class SpecialIds:
     bos: int | None
-    filler: int  # what an unfilled slot holds before noise is drawn (never seen by the model)
     fim_prefix: int | None = None
     fim_suffix: int | None = None
 
 
-def build_canvas(slots: list[int], between: list[list[int]], suffix: list[int], filler: int) -> Canvas:
+def build_canvas(slots: list[int], between: list[list[int]], suffix: list[int]) -> Canvas:
     if len(slots) != len(between) + 1:
         raise ValueError(f"{len(slots)} holes need {len(slots) - 1} pieces of code between them")
     tokens: list[int] = []
@@ -53,7 +54,7 @@ def build_canvas(slots: list[int], between: list[list[int]], suffix: list[int], 
     holes: list[range] = []
     for i, size in enumerate(slots):
         holes.append(range(len(tokens), len(tokens) + size))
-        tokens += [filler] * size
+        tokens += [FILLER] * size
         free += [True] * size
         fixed = between[i] if i < len(between) else suffix
         tokens += fixed
@@ -87,9 +88,9 @@ def lay_out(
             # Suffix first, so the prefix sits right before the canvas that continues it.
             head = [*head, special.fim_suffix, *suffix, special.fim_prefix]
         prefix = _keep_tail(prefix, max_positions - sum(slots) - len(head))
-        return Layout(tuple(head + prefix), build_canvas(slots, [], [], special.filler))
+        return Layout(tuple(head + prefix), build_canvas(slots, [], []))
     prefix = _keep_tail(prefix, room - len(suffix))
-    return Layout(tuple(head + prefix), build_canvas(slots, between, suffix, special.filler))
+    return Layout(tuple(head + prefix), build_canvas(slots, between, suffix))
 
 
 def _keep_tail(ids: list[int], budget: int) -> list[int]:

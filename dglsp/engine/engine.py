@@ -29,12 +29,9 @@ class Engine:
         self.denoiser = model.denoiser
         self.sampler = sampler or SamplerConfig.from_generation_config(model.generation_config)
         self.cache = PrefixCache(self.denoiser, max_bytes=cache_bytes) if prefix_cache else None
-        tok = model.tokenizer
+        vocab = model.tokenizer.get_vocab()
         self.special = SpecialIds(
-            bos=self.denoiser.bos_id,
-            filler=self.denoiser.mask_id if self.denoiser.mask_id is not None else (tok.pad_token_id or 0),
-            fim_prefix=_token_id(tok, "<|fim_prefix|>"),
-            fim_suffix=_token_id(tok, "<|fim_suffix|>"),
+            bos=self.denoiser.bos_id, fim_prefix=vocab.get("<|fim_prefix|>"), fim_suffix=vocab.get("<|fim_suffix|>")
         )
 
     def encode(self, text: str) -> list[int]:
@@ -105,8 +102,3 @@ class Engine:
             if token in self.model.stop_ids:
                 return ids[:i], True
         return ids, False
-
-
-def _token_id(tokenizer, token: str) -> int | None:
-    vocab = tokenizer.get_vocab()
-    return vocab.get(token)

@@ -95,7 +95,7 @@ def denoise(
 
         k = config.stability
         stable = k == 0 or (len(history) >= k and all(torch.equal(past, best) for past in history[-k:]))
-        history = [*history[-k:], best] if k else []
+        history = [*history, best][-k:] if k else []
         if on_step is not None and on_step(
             StepView(step=step, tokens=best[0].tolist(), accepted=int(accepted.sum()), mean_entropy=mean_entropy)
         ):

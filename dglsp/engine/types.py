@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from typing import Literal
 
 StopReason = Literal["converged", "max_steps", "cancelled"]
@@ -103,4 +103,3 @@ class StepView:
     tokens: list[int]
     accepted: int
     mean_entropy: float
-    extra: dict = field(default_factory=dict)

@@ -24,9 +24,6 @@ class PrefixState:
     kv: Any = None
     view: Any = None  # family-specific read-only form of `kv`, rebuilt after every change
 
-    def __len__(self) -> int:
-        return len(self.ids)
-
 
 class Denoiser(ABC):
     """Turns (prefix state, canvas tokens, self-conditioning logits) into logits over the canvas.

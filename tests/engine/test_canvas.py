@@ -1,6 +1,6 @@
 from dglsp.engine.canvas import BUCKETS, PREFIX_CUT_STEP, SpecialIds, build_canvas, canvas_size, lay_out
 
-SPECIAL = SpecialIds(bos=2, filler=0, fim_prefix=5, fim_suffix=6)
+SPECIAL = SpecialIds(bos=2, fim_prefix=5, fim_suffix=6)
 
 
 def test_canvas_size_picks_the_smallest_bucket_with_room_for_end_of_fill():
@@ -14,7 +14,7 @@ def test_canvas_size_picks_the_smallest_bucket_with_room_for_end_of_fill():
 
 
 def test_build_canvas_marks_slots_free_and_code_fixed():
-    canvas = build_canvas([3, 2], [[10, 11]], [20], filler=0)
+    canvas = build_canvas([3, 2], [[10, 11]], [20])
     assert canvas.tokens == (0, 0, 0, 10, 11, 0, 0, 20)
     assert canvas.free == (True, True, True, False, False, True, True, False)
     assert canvas.holes == (range(0, 3), range(5, 7))

@@ -36,7 +36,7 @@ def test_prompt_layout_without_suffix_matches_generate(dg_model, seed):
 
     state = denoiser.new_state()
     denoiser.extend(state, prompt[0].tolist())
-    canvas = build_canvas([canvas_length], [], [], filler=0)
+    canvas = build_canvas([canvas_length], [], [])
     ours = denoise(denoiser, state, canvas, settings)
     assert ours.tokens == expected
     steps_taken = canvas_length / float(reference.tokens_per_forward[0])

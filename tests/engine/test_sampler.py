@@ -29,7 +29,7 @@ def test_entropy_bound_rule_accepts_lowest_entropy_slots_and_at_least_one():
 
 def test_fixed_tokens_never_change_and_steps_stay_under_max(any_model):
     engine, state = prefix_state(any_model)
-    canvas = build_canvas([8, 8], [engine.encode("\n    x = ")], engine.encode(SUFFIX), engine.special.filler)
+    canvas = build_canvas([8, 8], [engine.encode("\n    x = ")], engine.encode(SUFFIX))
     fixed = [(i, t) for i, (t, free) in enumerate(zip(canvas.tokens, canvas.free, strict=True)) if not free]
     seen = []
 
@@ -56,7 +56,7 @@ def test_same_seed_same_fill_and_another_seed_another(any_model):
 
 def test_larger_entropy_bound_accepts_more_per_step_and_takes_no_more_steps(any_model):
     engine, state = prefix_state(any_model)
-    canvas = build_canvas([32], [], engine.encode(SUFFIX), engine.special.filler)
+    canvas = build_canvas([32], [], engine.encode(SUFFIX))
     first_accepts, steps = [], []
     for bound in (0.01, 1.0, 20.0, 1000.0):
         accepted = []
@@ -76,8 +76,8 @@ def test_larger_entropy_bound_accepts_more_per_step_and_takes_no_more_steps(any_
 
 
 def test_absorbing_noise_commits_slots_and_ends_when_all_are_committed(masked_model):
-    engine, state = prefix_state(masked_model)
-    canvas = build_canvas([16], [], [], engine.special.filler)
+    _, state = prefix_state(masked_model)
+    canvas = build_canvas([16], [], [])
     views = []
     out = denoise(masked_model.denoiser, state, canvas, SamplerConfig(max_steps=48), on_step=views.append)
     # Every step commits at least one slot for good, so 16 slots take at most 16 steps.
