@@ -55,14 +55,13 @@ def load(args: argparse.Namespace) -> LoadedModel:
 def sampler_config(args: argparse.Namespace, base: SamplerConfig) -> SamplerConfig:
     t_max = t_min = None
     if args.temperature:
-        parts = args.temperature.split(":")
         try:
-            values = [float(p) for p in parts]
-        except ValueError as exc:
-            raise CliError(f"--temperature wants T or TMAX:TMIN, got {args.temperature!r}") from exc
-        t_max, t_min = (values[0], values[-1]) if len(values) <= 2 else (None, None)
-        if t_max is None:
+            values = [float(part) for part in args.temperature.split(":")]
+        except ValueError:
+            values = []
+        if len(values) not in (1, 2):
             raise CliError(f"--temperature wants T or TMAX:TMIN, got {args.temperature!r}")
+        t_max, t_min = values[0], values[-1]
     try:
         return base.with_overrides(
             max_steps=args.steps, entropy_bound=args.entropy_bound, t_max=t_max, t_min=t_min, seed=args.seed

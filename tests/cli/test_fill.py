@@ -119,3 +119,20 @@ def test_real_command_round_trip(dg_dir):
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert len(lines) == 2 and "completion" in json.loads(lines[0]) and "error" in json.loads(lines[1])
+
+
+@pytest.mark.parametrize(
+    ("flag", "expected"), [("0.5", (0.5, 0.5)), ("0.9:0.3", (0.9, 0.3)), ("a:b", None), ("1:2:3", None)]
+)
+def test_temperature_flag_is_a_constant_or_a_schedule(flag, expected):
+    from dglsp.cli import build_parser
+    from dglsp.cli.options import CliError, sampler_config
+    from dglsp.engine.types import SamplerConfig
+
+    args = build_parser().parse_args(["fill", "--temperature", flag])
+    if expected is None:
+        with pytest.raises(CliError, match="TMAX:TMIN"):
+            sampler_config(args, SamplerConfig())
+    else:
+        config = sampler_config(args, SamplerConfig())
+        assert (config.t_max, config.t_min) == expected
