@@ -1,28 +1,58 @@
-"""Measure dglsp: `--suite engine-speed` times prefill, decoder steps and the prefix cache."""
+"""Measure dglsp: `--suite engine-speed` times the engine; `--suite humaneval-*` scores infilling and its speed."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import platform
 import tempfile
+import time
+from dataclasses import asdict
 from pathlib import Path
 
-from ..bench.engine_speed import measure
-from ..models.blank import SIZES, make_blank_model
-from .options import add_model_flags, load
+import torch
 
-SUITES = ("engine-speed",)
+from .. import __version__
+from ..bench.engine_speed import measure
+from ..bench.humaneval_tasks import SUITES as HUMANEVAL_SUITES
+from ..bench.humaneval_tasks import build_tasks
+from ..bench.infill_report import table, write_json, write_plot
+from ..bench.infill_run import BUDGETS, MODEL_FREE, DiffusionFiller, Filler, parse_config, run_tasks
+from ..engine.engine import Engine
+from ..models.base import ModelError
+from ..models.blank import SIZES, make_blank_model
+from .options import CliError, add_model_flags, load
+
+SUITES = ("engine-speed", *HUMANEVAL_SUITES)
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--suite", choices=SUITES, default="engine-speed")
-    parser.add_argument("--size", choices=sorted(SIZES), help="time an untrained model of this size instead")
-    parser.add_argument("--prefix-tokens", type=int, default=512)
-    parser.add_argument("--suffix-tokens", type=int, default=64)
-    parser.add_argument("--canvas", default="32,64", help="canvas sizes, comma-separated")
-    parser.add_argument("--steps", type=int, default=16, help="denoising steps per timed fill")
-    parser.add_argument("--repeats", type=int, default=10)
-    parser.add_argument("--out", metavar="FILE", help="also write the numbers as JSON")
+    parser.add_argument("--size", choices=sorted(SIZES), help="use an untrained model of this size instead")
+    parser.add_argument("--out", metavar="DIR", help="write the report files here (humaneval: default runs/...)")
+    speed = parser.add_argument_group("engine-speed")
+    speed.add_argument("--prefix-tokens", type=int, default=512)
+    speed.add_argument("--suffix-tokens", type=int, default=64)
+    speed.add_argument("--canvas", default="32,64", help="canvas sizes, comma-separated")
+    speed.add_argument("--steps", type=int, default=16, help="denoising steps per timed fill")
+    speed.add_argument("--repeats", type=int, default=10)
+    infill = parser.add_argument_group("humaneval-single | humaneval-multi | humaneval-span")
+    infill.add_argument("--limit", type=int, help="run N tasks spread evenly over the suite")
+    infill.add_argument("--seed", type=int, default=0, help="sampler seed, and the random spans' seed")
+    infill.add_argument(
+        "--configs",
+        nargs="+",
+        default=["default", "sequential"],
+        metavar="CONFIG",
+        help="sampler configurations side by side: default, sequential (one token per step), "
+        "key=value,... (e.g. entropy_bound=0.3,max_steps=16), or, needing no model, oracle (the reference "
+        "middles: checks the harness) and empty (fills nothing: the floor)",
+    )
+    infill.add_argument("--ar-baseline", metavar="DIR", help="also run this autoregressive FIM model")
+    infill.add_argument("--max-tokens", type=int, help=f"token budget per fill (default {BUDGETS})")
+    infill.add_argument("--jobs", type=int, default=2, help="test processes running at once")
+    infill.add_argument("--timeout", type=float, default=5.0, help="seconds per test run")
+    infill.add_argument("--quiet", action="store_true", help="no progress bar")
     add_model_flags(parser)
 
 
@@ -30,17 +60,100 @@ def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="dglsp-bench-") as tmp:
         if args.size:
             args.model = str(make_blank_model(Path(tmp) / args.size, size=args.size))
-        model = load(args)
-        report = measure(
-            model,
-            prefix_tokens=args.prefix_tokens,
-            suffix_tokens=args.suffix_tokens,
-            canvases=tuple(int(c) for c in args.canvas.split(",")),
-            steps=args.steps,
-            repeats=args.repeats,
-        )
+        if args.suite == "engine-speed":
+            return _engine_speed(args)
+        return _humaneval(args)
+
+
+def _engine_speed(args: argparse.Namespace) -> int:
+    model = load(args)
+    report = measure(
+        model,
+        prefix_tokens=args.prefix_tokens,
+        suffix_tokens=args.suffix_tokens,
+        canvases=tuple(int(c) for c in args.canvas.split(",")),
+        steps=args.steps,
+        repeats=args.repeats,
+    )
     print(report.table())
     if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
         payload = {"model": report.model, "prefix_tokens": report.prefix_tokens, "rows": dict(report.rows)}
-        Path(args.out).write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+        (out / "engine-speed.json").write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+def _humaneval(args: argparse.Namespace) -> int:
+    if args.limit is not None and args.limit < 1:
+        raise CliError("--limit must be at least 1")
+    if args.jobs < 1 or args.timeout <= 0:
+        raise CliError("--jobs must be at least 1 and --timeout above 0")
+    try:
+        tasks = build_tasks(args.suite, seed=args.seed, limit=args.limit)
+    except RuntimeError as exc:
+        raise CliError(str(exc)) from exc
+    fillers: list[Filler] = []
+    model_info: dict = {}
+    device = "cpu"
+    diffusion = [c for c in dict.fromkeys(args.configs) if c not in MODEL_FREE]
+    if diffusion:
+        model = load(args)
+        engine = Engine(model)
+        model_info, device = {"path": str(model.path), **model.info}, model.info["device"]
+        for spec in diffusion:
+            try:
+                name, sampler = parse_config(spec, engine.sampler.with_overrides(seed=args.seed))
+            except ValueError as exc:
+                raise CliError(str(exc)) from exc
+            fillers.append(DiffusionFiller(name, engine, sampler))
+    fillers[:0] = [MODEL_FREE[c]() for c in dict.fromkeys(args.configs) if c in MODEL_FREE]
+    ar_info: dict = {}
+    if args.ar_baseline:
+        from ..bench.ar_baseline import ArFiller
+
+        try:
+            ar = ArFiller.load(args.ar_baseline, device=args.device, dtype=args.dtype)
+        except ModelError as exc:
+            raise CliError(str(exc)) from exc
+        fillers.append(ar)
+        ar_info, device = {"path": args.ar_baseline, "parameters": ar.parameters}, str(ar.device)
+    budget = args.max_tokens or BUDGETS[args.suite]
+
+    results, summaries = run_tasks(
+        tasks, fillers, max_tokens=budget, jobs=args.jobs, timeout=args.timeout, device=device, progress=not args.quiet
+    )
+
+    out = Path(args.out or f"runs/{args.suite}-{time.strftime('%Y%m%d-%H%M%S')}")
+    out.mkdir(parents=True, exist_ok=True)
+    what = (
+        f"{model_info['family']} {model_info['parameters'] / 1e6:.1f}M params, {model_info['dtype']} on {device}"
+        if model_info
+        else "no model"
+    )
+    header = f"{args.suite}: {len(tasks)} tasks, {what}, budget {budget} tokens, seed {args.seed}"
+    settings = {
+        "suite": args.suite,
+        "tasks": len(tasks),
+        "limit": args.limit,
+        "seed": args.seed,
+        "max_tokens": budget,
+        "timeout_s": args.timeout,
+        "jobs": args.jobs,
+        "configs": {f.name: asdict(f.sampler) if isinstance(f, DiffusionFiller) else None for f in fillers},
+        "model": model_info,
+        "ar_baseline": ar_info,
+        "threads": torch.get_num_threads(),
+        "dglsp": __version__,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    report = table(header, summaries)
+    print(report)
+    (out / "report.txt").write_text(report + "\n", encoding="utf-8")
+    write_json(out / "results.json", settings, summaries, results)
+    plotted = write_plot(out / "pass_vs_speed.png", header, summaries)
+    plot = ", pass_vs_speed.png" if plotted else " (no plot: matplotlib is not installed)"
+    print(f"\nwrote {out}/report.txt, results.json{plot}")
     return 0

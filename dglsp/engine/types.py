@@ -58,6 +58,9 @@ class SamplerConfig:
     confidence: float = 0.005
     seed: int = 0
     draw: str = "inverse-cdf"  # or "multinomial": transformers' own draws, for checking against generate()
+    # 0: adaptive (entropy bound). k > 0: commit exactly the k lowest-entropy open slots per step and keep them,
+    # until every slot is committed (1 is the sequential schedule the parallel speed-up is measured against).
+    tokens_per_step: int = 0
 
     def __post_init__(self) -> None:
         if self.draw not in ("inverse-cdf", "multinomial"):
@@ -72,11 +75,13 @@ class SamplerConfig:
             raise ValueError(f"stability must be >= 0, got {self.stability}")
         if self.confidence <= 0:
             raise ValueError(f"confidence must be > 0, got {self.confidence}")
+        if self.tokens_per_step < 0:
+            raise ValueError(f"tokens_per_step must be >= 0, got {self.tokens_per_step}")
 
-    def temperature(self, step: int) -> float:
-        """Linear schedule from t_max at step 0 down towards t_min, as the reference counts its steps."""
-        remaining = self.max_steps - step
-        return self.t_min + (self.t_max - self.t_min) * remaining / self.max_steps
+    def temperature(self, step: int, total: int | None = None) -> float:
+        """Linear schedule from t_max at step 0 down towards t_min over `total` steps (default max_steps)."""
+        total = total or self.max_steps
+        return self.t_min + (self.t_max - self.t_min) * (total - step) / total
 
     @classmethod
     def from_generation_config(cls, gen: dict) -> SamplerConfig:

@@ -4,7 +4,7 @@ import pytest
 
 from dglsp.engine.canvas import BUCKETS, build_canvas
 from dglsp.engine.engine import Engine
-from dglsp.engine.sampler import denoise, entropy_bound_accept
+from dglsp.engine.sampler import denoise, entropy_bound_accept, fixed_k_accept
 from dglsp.engine.types import FillRequest, SamplerConfig
 
 PREFIX = "def area(width, height):\n    return "
@@ -84,6 +84,22 @@ def test_absorbing_noise_commits_slots_and_ends_when_all_are_committed(masked_mo
     assert out.stop == "converged" and out.steps <= 16
     assert sum(v.accepted for v in views) == 16
     assert masked_model.denoiser.mask_id not in out.tokens
+
+
+@pytest.mark.parametrize("k", [1, 4])
+def test_fixed_schedule_commits_k_slots_per_step_and_keeps_them(any_model, k):
+    import torch
+
+    assert fixed_k_accept(torch.tensor([0.3, 0.1, 0.2]), 2).tolist() == [False, True, True]
+    engine, state = prefix_state(any_model)
+    canvas = build_canvas([16], [], engine.encode(SUFFIX))
+    views = []
+    out = denoise(any_model.denoiser, state, canvas, SamplerConfig(tokens_per_step=k, seed=5), on_step=views.append)
+    assert out.steps == 16 // k and [v.accepted for v in views] == [k] * (16 // k)
+    # Committed slots keep their tokens: after step s at least k * (s + 1) slots already hold the final answer.
+    for view in views:
+        assert sum(a == b for a, b in zip(view.tokens[:16], out.tokens[:16], strict=True)) >= k * (view.step + 1)
+    assert out.tokens == views[-1].tokens and out.stop == "converged"
 
 
 @pytest.mark.parametrize("bucket", BUCKETS)

@@ -1,0 +1,99 @@
+"""The infilling report: a table for the terminal, every task in JSON, pass@1 against speed in a PNG."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+from .infill_run import ConfigSummary, TaskResult
+
+COLUMNS = (
+    ("config", "{}", "<"),
+    ("tasks", "{}", ">"),
+    ("pass@1", "{:.1%}", ">"),
+    ("exact", "{:.1%}", ">"),
+    ("parses", "{:.1%}", ">"),
+    ("p50 ms", "{:.0f}", ">"),
+    ("p95 ms", "{:.0f}", ">"),
+    ("max ms", "{:.0f}", ">"),
+    ("steps", "{:.1f}", ">"),
+    ("tok/step", "{:.2f}", ">"),
+    ("tok/s", "{:.1f}", ">"),
+    ("vs seq", "{}", ">"),
+    ("peak MB", "{:.0f}", ">"),
+)
+
+
+def _speedup(summary: ConfigSummary, sequential: ConfigSummary | None) -> str:
+    if sequential is None or summary.model_free or not summary.mean_ms:
+        return "-"
+    return f"{sequential.mean_ms / summary.mean_ms:.2f}x"
+
+
+def table(header: str, summaries: Sequence[ConfigSummary]) -> str:
+    """One row per configuration; `vs seq` is how many times faster per task than the sequential schedule."""
+    sequential = next((s for s in summaries if s.config == "sequential"), None)
+    rows = [
+        [
+            s.config,
+            s.tasks,
+            s.pass_at_1,
+            s.exact,
+            s.parses,
+            s.p50_ms,
+            s.p95_ms,
+            s.max_ms,
+            s.mean_steps,
+            s.tokens_per_step,
+            s.tokens_per_s,
+            _speedup(s, sequential),
+            s.peak_mb,
+        ]
+        for s in summaries
+    ]
+    cells = [[fmt.format(v) for (_, fmt, _), v in zip(COLUMNS, row, strict=True)] for row in rows]
+    widths = [max(len(name), *(len(c[i]) for c in cells)) for i, (name, _, _) in enumerate(COLUMNS)]
+
+    def line(values: Sequence[str]) -> str:
+        return "  ".join(f"{v:{a}{w}}" for v, (_, _, a), w in zip(values, COLUMNS, widths, strict=True))
+
+    out = [header, line([name for name, _, _ in COLUMNS]), line(["-" * w for w in widths])]
+    return "\n".join(out + [line(c) for c in cells])
+
+
+def write_json(path: Path, settings: dict, summaries: Sequence[ConfigSummary], results: Sequence[TaskResult]) -> None:
+    payload = {
+        "settings": settings,
+        "summaries": [s.as_dict() for s in summaries],
+        "tasks": [asdict(r) for r in results],
+    }
+    path.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
+
+
+def write_plot(path: Path, title: str, summaries: Sequence[ConfigSummary]) -> bool:
+    """pass@1 against tokens/s, one point per configuration; False when matplotlib is not installed."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    points = [s for s in summaries if not s.model_free]
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    for s in points:
+        ax.scatter(s.tokens_per_s, 100 * s.pass_at_1, s=40)
+        ax.annotate(s.config, (s.tokens_per_s, 100 * s.pass_at_1), textcoords="offset points", xytext=(6, 4))
+    if points and min(s.tokens_per_s for s in points) > 0:
+        ax.set_xscale("log")
+    ax.set_xlabel("tokens/s (fill tokens over fill time)")
+    ax.set_ylabel("pass@1 (%)")
+    ax.set_ylim(-2, 102)
+    ax.set_title(title, fontsize=10)
+    ax.grid(True, alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return True

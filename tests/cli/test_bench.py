@@ -1,0 +1,147 @@
+"""`dglsp bench` end to end on a tiny random model: the report files hold what the table says."""
+
+import json
+
+import pytest
+import torch
+
+from dglsp.cli import main
+
+
+def run_bench(capsys, *argv):
+    code = main(["bench", *argv])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def table_rows(text):
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("config"))
+    rows = {}
+    for line in lines[start + 2 :]:
+        if not line.strip():
+            break
+        cells = line.split()
+        rows[cells[0]] = cells
+    return rows
+
+
+def test_humaneval_single_runs_end_to_end_and_the_files_agree_with_the_table(dg_dir, tmp_path, capsys):
+    out = tmp_path / "report"
+    code, text, _ = run_bench(
+        capsys,
+        "--suite", "humaneval-single", "--model", str(dg_dir), "--limit", "3", "--max-tokens", "15",
+        "--configs", "oracle", "empty", "default", "sequential", "entropy_bound=5,steps=4",
+        "--out", str(out), "--quiet",
+    )  # fmt: skip
+    assert code == 0
+    rows = table_rows(text)
+    assert list(rows) == ["oracle", "empty", "default", "sequential", "entropy_bound=5,steps=4"]
+    data = json.loads((out / "results.json").read_text())
+    assert (out / "report.txt").read_text().strip() in text
+    assert (out / "pass_vs_speed.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    assert data["settings"]["tasks"] == 3 and data["settings"]["max_tokens"] == 15
+    assert data["settings"]["configs"]["sequential"]["tokens_per_step"] == 1
+    assert len(data["tasks"]) == 3 * 5
+    for summary in data["summaries"]:
+        mine = [t for t in data["tasks"] if t["config"] == summary["config"]]
+        assert summary["pass_at_1"] == sum(t["passed"] for t in mine) / 3
+        cells = rows[summary["config"]]
+        assert cells[1] == "3" and cells[2] == f"{summary['pass_at_1']:.1%}"
+        assert cells[10] == f"{summary['tokens_per_s']:.1f}"
+    by_config = {s["config"]: s for s in data["summaries"]}
+    assert by_config["oracle"]["pass_at_1"] == 1.0 and by_config["oracle"]["exact"] == 1.0
+    # Sequential commits one token per step: every slot of a 16-token canvas takes a step of its own.
+    assert by_config["sequential"]["mean_steps"] == 16 and by_config["sequential"]["tokens_per_step"] <= 1
+    assert by_config["entropy_bound=5,steps=4"]["mean_steps"] <= 4
+    assert rows["sequential"][11] == "1.00x"
+    for task in data["tasks"]:
+        assert task["status"] in ("passed", "failed", "timeout")
+        assert task["fill"].count("\n") == 1  # single-line tasks keep one line
+
+
+def test_oracle_alone_needs_no_model(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("DGLSP_MODEL", str(tmp_path / "nowhere"))
+    code, text, _ = run_bench(
+        capsys, "--suite", "humaneval-span", "--limit", "4", "--configs", "oracle", "--out", str(tmp_path), "--quiet"
+    )
+    assert code == 0 and "no model" in text and table_rows(text)["oracle"][2] == "100.0%"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--configs", "entropy_bound=high"], "bad value for entropy_bound"),
+        (["--configs", "temperature=1"], "bad sampler config"),
+        (["--limit", "0"], "--limit must be at least 1"),
+        (["--configs", "oracle", "--ar-baseline", "/nonexistent"], "no config.json"),
+    ],
+)
+def test_bad_options_are_clear_errors(dg_dir, tmp_path, capsys, argv, message):
+    code, _, err = run_bench(
+        capsys, "--suite", "humaneval-single", "--model", str(dg_dir), "--out", str(tmp_path), "--quiet", *argv
+    )
+    assert code == 2 and message in err and "Traceback" not in err
+
+
+@pytest.fixture(scope="module")
+def ar_dir(tmp_path_factory, tokenizer):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+        num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=2048,
+        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+    )  # fmt: skip
+    path = tmp_path_factory.mktemp("ar") / "tiny-fim"
+    LlamaForCausalLM(config).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+def test_an_autoregressive_fim_baseline_joins_the_report(ar_dir, tmp_path, capsys):
+    code, text, _ = run_bench(
+        capsys,
+        "--suite", "humaneval-multi", "--limit", "2", "--configs", "oracle", "--ar-baseline", str(ar_dir),
+        "--max-tokens", "12", "--out", str(tmp_path), "--quiet",
+    )  # fmt: skip
+    assert code == 0 and "ar:tiny-fim" in table_rows(text)
+    data = json.loads((tmp_path / "results.json").read_text())
+    ar = [t for t in data["tasks"] if t["config"] == "ar:tiny-fim"]
+    assert len(ar) == 2
+    for task in ar:
+        # One forward pass per generated token; an ended fill's last token is the end token, not text.
+        assert 1 <= task["steps"] <= 12 and task["tokens"] in (task["steps"], task["steps"] - 1)
+    assert data["settings"]["ar_baseline"]["parameters"] > 0
+
+
+def test_an_ar_model_without_fim_tokens_is_refused(ar_dir, tmp_path, capsys):
+    from transformers import AutoTokenizer
+
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    for f in ar_dir.iterdir():
+        if f.suffix in (".json", ".safetensors") and "token" not in f.name:
+            (plain / f.name).write_bytes(f.read_bytes())
+    tok = AutoTokenizer.from_pretrained(ar_dir)
+    vocab = {k: v for k, v in tok.get_vocab().items() if "fim" not in k}
+    from tokenizers import Tokenizer, models
+
+    Tokenizer(models.WordLevel(vocab, unk_token="<pad>")).save(str(plain / "tokenizer.json"))
+    code, _, err = run_bench(
+        capsys, "--suite", "humaneval-single", "--configs", "oracle", "--ar-baseline", str(plain), "--quiet",
+        "--out", str(tmp_path / "o"),
+    )  # fmt: skip
+    assert code == 2 and "no known FIM tokens" in err
+
+
+def test_engine_speed_prints_its_table_and_writes_json(dg_dir, tmp_path, capsys):
+    code, text, _ = run_bench(
+        capsys, "--suite", "engine-speed", "--model", str(dg_dir), "--prefix-tokens", "64", "--suffix-tokens", "8",
+        "--canvas", "16", "--steps", "2", "--repeats", "1", "--out", str(tmp_path),
+    )  # fmt: skip
+    data = json.loads((tmp_path / "engine-speed.json").read_text())
+    assert code == 0 and "decoder step, canvas 16 + suffix" in text
+    assert data["rows"]["decoder step, canvas 16 + suffix"] > 0
