@@ -73,6 +73,14 @@ class ArFiller:
             parameters=sum(p.numel() for p in model.parameters()),
         )
 
+    def prepare(self) -> None:
+        self.model.generate(
+            torch.tensor([[self.fim_ids[0], self.fim_ids[1], self.fim_ids[2]]], device=self.device),
+            max_new_tokens=2,
+            do_sample=False,
+            pad_token_id=self.end_ids[0],
+        )
+
     def fill(self, task: InfillTask, max_tokens: int) -> Attempt:
         encode = self.tokenizer.encode
         pre, suf, mid = self.fim_ids

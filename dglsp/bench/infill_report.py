@@ -60,7 +60,15 @@ def table(header: str, summaries: Sequence[ConfigSummary]) -> str:
         return "  ".join(f"{v:{a}{w}}" for v, (_, _, a), w in zip(values, COLUMNS, widths, strict=True))
 
     out = [header, line([name for name, _, _ in COLUMNS]), line(["-" * w for w in widths])]
-    return "\n".join(out + [line(c) for c in cells])
+    return "\n".join([*out, *(line(c) for c in cells), "", LEGEND])
+
+
+LEGEND = (
+    "pass@1: tests pass, one fill per task; exact: the reference middle (trailing spaces aside); parses: the\n"
+    "filled function parses. ms: per-task fill latency. steps: forward passes per task. tok/step and tok/s:\n"
+    "fill tokens over steps and over fill time. vs seq: how many times faster per task than 'sequential'\n"
+    "(one token committed per step). peak MB: process peak RSS on CPU, peak allocated on CUDA."
+)
 
 
 def write_json(path: Path, settings: dict, summaries: Sequence[ConfigSummary], results: Sequence[TaskResult]) -> None:

@@ -43,6 +43,9 @@ class Attempt:
 class Filler(Protocol):
     name: str
 
+    def prepare(self) -> None:
+        """Called before a configuration's first task: reset caches, warm up, so configurations start equal."""
+
     def fill(self, task: InfillTask, max_tokens: int) -> Attempt: ...
 
 
@@ -51,6 +54,13 @@ class DiffusionFiller:
     name: str
     engine: Engine
     sampler: SamplerConfig
+
+    def prepare(self) -> None:
+        if self.engine.cache is not None:
+            self.engine.cache.clear()
+        self.engine.fill(FillRequest(prefix="def f(x):\n    return ", suffix="\n", max_tokens=8), self.sampler)
+        if self.engine.cache is not None:
+            self.engine.cache.clear()
 
     def fill(self, task: InfillTask, max_tokens: int) -> Attempt:
         request = FillRequest(prefix=task.prefix, suffix=task.suffix, language="python", max_tokens=max_tokens)
@@ -64,6 +74,9 @@ class OracleFiller:
 
     name: str = "oracle"
 
+    def prepare(self) -> None:
+        pass
+
     def fill(self, task: InfillTask, max_tokens: int) -> Attempt:
         return Attempt(task.middle, 0.0, 0, 0, "reference")
 
@@ -73,6 +86,9 @@ class EmptyFiller:
     """Fills nothing: the floor (a few reference lines are redundant, so it is not quite 0%)."""
 
     name: str = "empty"
+
+    def prepare(self) -> None:
+        pass
 
     def fill(self, task: InfillTask, max_tokens: int) -> Attempt:
         return Attempt("", 0.0, 0, 0, "reference")
@@ -184,6 +200,7 @@ def run_tasks(
         for filler in fillers:
             if device.startswith("cuda"):
                 torch.cuda.reset_peak_memory_stats()
+            filler.prepare()
             pending: list[tuple[InfillTask, Attempt, str, Future[Outcome]]] = []
             bar = tqdm(tasks, desc=filler.name, unit="task", disable=not progress, dynamic_ncols=True)
             for task in bar:
