@@ -89,17 +89,26 @@ def write_plot(path: Path, title: str, summaries: Sequence[ConfigSummary]) -> bo
         import matplotlib.pyplot as plt
     except ImportError:
         return False
+    from matplotlib.ticker import NullFormatter
+
     points = [s for s in summaries if not s.model_free]
-    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    fig, ax = plt.subplots(figsize=(8, 4.8), dpi=120)
     for s in points:
-        ax.scatter(s.tokens_per_s, 100 * s.pass_at_1, s=40)
-        ax.annotate(s.config, (s.tokens_per_s, 100 * s.pass_at_1), textcoords="offset points", xytext=(6, 4))
+        ax.scatter(s.tokens_per_s, 100 * s.pass_at_1, s=40, zorder=3)
+        ax.annotate(s.config, (s.tokens_per_s, 100 * s.pass_at_1), textcoords="offset points", xytext=(6, 5))
+    for s in summaries:
+        if s.model_free:  # the oracle's 100% and the empty fill's floor, as reference lines
+            ax.axhline(100 * s.pass_at_1, ls="--", lw=0.8, color="gray")
+            ax.annotate(s.config, (0.01, 100 * s.pass_at_1), xycoords=("axes fraction", "data"), color="gray",
+                        textcoords="offset points", xytext=(0, 3), fontsize=8)  # fmt: skip
     if points and min(s.tokens_per_s for s in points) > 0:
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.margins(x=0.3)
     ax.set_xlabel("tokens/s (fill tokens over fill time)")
     ax.set_ylabel("pass@1 (%)")
-    ax.set_ylim(-2, 102)
-    ax.set_title(title, fontsize=10)
+    ax.set_ylim(-3, 105)
+    ax.set_title(title.replace(", ", "\n", 1), fontsize=9)
     ax.grid(True, alpha=0.3)
     fig.tight_layout()
     fig.savefig(path)

@@ -101,10 +101,11 @@ def ar_dir(tmp_path_factory, tokenizer):
     return path
 
 
-def test_an_autoregressive_fim_baseline_joins_the_report(ar_dir, tmp_path, capsys):
+@pytest.mark.parametrize("suite", ["humaneval-single", "humaneval-multi"])
+def test_an_autoregressive_fim_baseline_joins_the_report(ar_dir, tmp_path, capsys, suite):
     code, text, _ = run_bench(
         capsys,
-        "--suite", "humaneval-multi", "--limit", "2", "--configs", "oracle", "--ar-baseline", str(ar_dir),
+        "--suite", suite, "--limit", "2", "--configs", "oracle", "--ar-baseline", str(ar_dir),
         "--max-tokens", "12", "--out", str(tmp_path), "--quiet",
     )  # fmt: skip
     assert code == 0 and "ar:tiny-fim" in table_rows(text)
