@@ -17,7 +17,7 @@ from ..bench.engine_speed import measure
 from ..bench.humaneval_tasks import SUITES as HUMANEVAL_SUITES
 from ..bench.humaneval_tasks import build_tasks
 from ..bench.infill_report import table, write_json, write_plot
-from ..bench.infill_run import BUDGETS, MODEL_FREE, DiffusionFiller, Filler, parse_config, run_tasks
+from ..bench.infill_run import BUDGETS, MODEL_FREE, DiffusionFiller, Filler, ModelFreeFiller, parse_config, run_tasks
 from ..engine.engine import Engine
 from ..models.base import ModelError
 from ..models.blank import SIZES, make_blank_model
@@ -107,7 +107,7 @@ def _humaneval(args: argparse.Namespace) -> int:
             except ValueError as exc:
                 raise CliError(str(exc)) from exc
             fillers.append(DiffusionFiller(name, engine, sampler))
-    fillers[:0] = [MODEL_FREE[c]() for c in dict.fromkeys(args.configs) if c in MODEL_FREE]
+    fillers[:0] = [ModelFreeFiller(c) for c in dict.fromkeys(args.configs) if c in MODEL_FREE]
     ar_info: dict = {}
     if args.ar_baseline:
         from ..bench.ar_baseline import ArFiller
