@@ -10,6 +10,7 @@ import ast
 import resource
 import statistics
 import sys
+import warnings
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, fields
@@ -159,7 +160,9 @@ def _normal(text: str) -> str:
 
 def parses(code: str) -> bool:
     try:
-        ast.parse(code)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SyntaxWarning)  # noise fills draw "invalid escape" warnings by the page
+            ast.parse(code)
     except (SyntaxError, ValueError, MemoryError, RecursionError):
         return False
     return True
