@@ -74,7 +74,7 @@ LEGEND = (
 def write_json(path: Path, settings: dict, summaries: Sequence[ConfigSummary], results: Sequence[TaskResult]) -> None:
     payload = {
         "settings": settings,
-        "summaries": [s.as_dict() for s in summaries],
+        "summaries": [asdict(s) for s in summaries],
         "tasks": [asdict(r) for r in results],
     }
     path.write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")

@@ -13,7 +13,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from typing import Protocol
 
 import torch
@@ -142,11 +142,8 @@ class ConfigSummary:
 
     @property
     def model_free(self) -> bool:
-        """True for the oracle, which runs no model and so has no speed."""
+        """True for `oracle` and `empty`, which run no model and so have no speed."""
         return self.mean_steps == 0 and self.mean_ms == 0
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 def fill_for_task(task: InfillTask, text: str) -> str:
@@ -193,8 +190,7 @@ def run_tasks(
                 torch.cuda.reset_peak_memory_stats()
             filler.prepare()
             pending: list[tuple[InfillTask, Attempt, str, Future[Outcome]]] = []
-            bar = tqdm(tasks, desc=filler.name, unit="task", disable=not progress, dynamic_ncols=True)
-            for task in bar:
+            for task in tqdm(tasks, desc=filler.name, unit="task", disable=not progress, dynamic_ncols=True):
                 attempt = filler.fill(task, max_tokens)
                 fill = fill_for_task(task, attempt.fill)
                 pending.append((task, attempt, fill, pool.submit(run_program, task.program(fill), timeout=timeout)))

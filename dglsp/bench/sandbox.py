@@ -41,7 +41,7 @@ out = os.dup(1)
 
 DENIED = ("socket.", "subprocess.", "os.system", "os.exec", "os.spawn", "os.posix_spawn", "os.fork",
           "os.forkpty", "os.kill", "os.killpg", "signal.pthread_kill", "ctypes.", "pty.", "os.setuid",
-          "webbrowser.", "urllib.Request", "ftplib.", "smtplib.", "http.client.", "sys._debugmallocstats")
+          "webbrowser.", "urllib.Request", "ftplib.", "smtplib.", "http.client.")
 PATHS = {"os.remove": 1, "os.rmdir": 1, "os.mkdir": 1, "os.rename": 2, "os.replace": 2, "os.link": 2,
          "os.symlink": 2, "os.truncate": 1, "os.chmod": 1, "os.chown": 1, "os.utime": 1, "shutil.rmtree": 1,
          "shutil.move": 2, "shutil.copyfile": 2, "os.chdir": 1, "os.chroot": 1}
@@ -50,8 +50,8 @@ WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 def inside(p):
     if isinstance(p, int):
         return True
-    p = os.fsdecode(p)
-    return os.path.realpath(p).startswith(root) or os.path.realpath(p) + os.sep == root
+    real = os.path.realpath(os.fsdecode(p)) + os.sep
+    return real.startswith(root)
 
 def guard(event, args):
     if event.startswith(DENIED):

@@ -7,7 +7,6 @@ trained model takes.
 from __future__ import annotations
 
 import json
-import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,9 +49,11 @@ VISION_STUB = {
 
 
 def stdlib_files(limit: int) -> list[Path]:
-    root = Path(sysconfig.get_paths()["stdlib"])
-    files = sorted(p for p in root.glob("*.py") if p.stat().st_size > 2000)
-    return files[:limit]
+    """A small sample of real code: the standard library's top-level modules over 2 kB, in name order."""
+    from ..train.corpus import stdlib_source
+
+    stdlib = stdlib_source()
+    return [p for p in stdlib.files if p.parent == stdlib.root and p.stat().st_size > 2000][:limit]
 
 
 def diffusion_gemma_config(size: Size, vocab: int, canvas_length: int = 256):
