@@ -6,10 +6,10 @@ import argparse
 import sys
 
 from .. import __version__
-from . import bench, doctor, fill, init_model
+from . import bench, doctor, fill, init_model, train
 from .options import CliError
 
-COMMANDS = {"fill": fill, "doctor": doctor, "init-model": init_model, "bench": bench}
+COMMANDS = {"fill": fill, "doctor": doctor, "init-model": init_model, "bench": bench, "train": train}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -35,6 +35,9 @@ class Size:
 SIZES = {
     "tiny": Size(512, 64, 2, 4, 2, 16, 128, 4, 2, 32, 16, 2048, 12),
     "small": Size(8192, 384, 6, 6, 2, 64, 1024, 4, 2, 256, 512, 4096, 400),
+    # The shipped model's shape (dglsp train --config default): 512 positions keep each decoder step cheap on a
+    # laptop CPU, since the suffix rides in the decoder beside the canvas.
+    "default": Size(8192, 256, 4, 4, 2, 64, 768, 4, 2, 128, 512, 512, 400),
 }
 # Gemma 4's vision tower is always built; a one-layer, 16-wide stub keeps it out of the way.
 VISION_STUB = {
@@ -83,6 +86,40 @@ def diffusion_gemma_config(size: Size, vocab: int, canvas_length: int = 256):
     return DiffusionGemmaConfig(text_config=text, vision_config=dict(VISION_STUB), canvas_length=canvas_length)
 
 
+def new_diffusion_gemma(size: Size, vocab: int, canvas_length: int = 256, seed: int = 0):
+    """Random weights, with the sampler defaults dglsp starts from in generation_config."""
+    from transformers import DiffusionGemmaForBlockDiffusion
+    from transformers.models.diffusion_gemma.generation_diffusion_gemma import (
+        DiffusionGemmaGenerationConfig,
+        EntropyBoundSamplerConfig,
+    )
+
+    torch.manual_seed(seed)
+    model = DiffusionGemmaForBlockDiffusion(diffusion_gemma_config(size, vocab, canvas_length))
+    model.generation_config = DiffusionGemmaGenerationConfig(
+        max_denoising_steps=48,
+        sampler_config=EntropyBoundSamplerConfig(entropy_bound=0.1),
+        t_min=0.4,
+        t_max=0.8,
+        stability_threshold=1,
+        confidence_threshold=0.005,
+        bos_token_id=2,
+        eos_token_id=1,
+        pad_token_id=0,
+    )
+    return model
+
+
+def save_model_dir(model, tokenizer, out: str | Path, notes: dict) -> Path:
+    """What every dglsp model directory holds: weights (safetensors), tokenizer, generation config, notes."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    (out / DGLSP_FILE).write_text(json.dumps(notes, indent=2) + "\n", encoding="utf-8")
+    return out
+
+
 def make_blank_model(
     out: str | Path,
     family: str = "diffusion_gemma",
@@ -94,34 +131,15 @@ def make_blank_model(
     from ..train.tokenizer import train_tokenizer
 
     spec = SIZES[size]
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     tokenizer = tokenizer or train_tokenizer(stdlib_files(spec.corpus_files), spec.vocab)
     vocab = len(tokenizer)
-    torch.manual_seed(seed)
     if family == "diffusion_gemma":
-        from transformers import DiffusionGemmaForBlockDiffusion
-        from transformers.models.diffusion_gemma.generation_diffusion_gemma import (
-            DiffusionGemmaGenerationConfig,
-            EntropyBoundSamplerConfig,
-        )
-
-        model = DiffusionGemmaForBlockDiffusion(diffusion_gemma_config(spec, vocab, canvas_length))
-        model.generation_config = DiffusionGemmaGenerationConfig(
-            max_denoising_steps=48,
-            sampler_config=EntropyBoundSamplerConfig(entropy_bound=0.1),
-            t_min=0.4,
-            t_max=0.8,
-            stability_threshold=1,
-            confidence_threshold=0.005,
-            bos_token_id=2,
-            eos_token_id=1,
-            pad_token_id=0,
-        )
+        model = new_diffusion_gemma(spec, vocab, canvas_length, seed)
         notes = {"layout": "infill", "end_of_fill": "<|endoffill|>", "trained": False}
     elif family == "masked":
         from transformers import BertConfig, BertForMaskedLM
 
+        torch.manual_seed(seed)
         config = BertConfig(
             vocab_size=vocab,
             hidden_size=spec.hidden,
@@ -135,7 +153,4 @@ def make_blank_model(
         notes = {"layout": "infill", "trained": False}
     else:
         raise ValueError(f"unknown family {family!r}: diffusion_gemma or masked")
-    model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    (out / DGLSP_FILE).write_text(json.dumps(notes, indent=2) + "\n", encoding="utf-8")
-    return out
+    return save_model_dir(model, tokenizer, out, notes)

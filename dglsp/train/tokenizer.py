@@ -15,6 +15,10 @@ SPECIAL_TOKENS = [PAD, EOS, BOS, END_OF_FILL, MASK, FIM_PREFIX, FIM_SUFFIX, FIM_
 
 def train_tokenizer(files: Iterable[str | Path], vocab_size: int):
     """Train on `files` and wrap for `transformers` (AutoTokenizer loads what `save_pretrained` writes)."""
+    return train_tokenizer_on_texts((Path(f).read_text(encoding="utf-8") for f in files), vocab_size)
+
+
+def train_tokenizer_on_texts(texts: Iterable[str], vocab_size: int):
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE())
@@ -26,7 +30,7 @@ def train_tokenizer(files: Iterable[str | Path], vocab_size: int):
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    tok.train([str(f) for f in files], trainer)
+    tok.train_from_iterator(texts, trainer)
     return PreTrainedTokenizerFast(
         tokenizer_object=tok,
         pad_token=PAD,

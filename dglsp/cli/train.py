@@ -1,0 +1,101 @@
+"""Train a DiffusionGemma for infilling on code (the shipped default model, or a fine-tune of it on yours).
+
+Resumable: --resume continues from OUT/checkpoint exactly where the run stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+
+from ..models.loader import pick_device
+from ..train.config import CONFIGS
+from .options import CliError
+
+
+def add_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--corpus",
+        nargs="+",
+        default=["stdlib", "site-packages"],
+        metavar="SRC",
+        help="stdlib, site-packages (permissive licences only) or directories (default: both)",
+    )
+    parser.add_argument("--out", required=True, type=Path, metavar="DIR", help="run directory: data, log, checkpoint")
+    parser.add_argument("--config", choices=sorted(CONFIGS), default="default")
+    parser.add_argument(
+        "--resume",
+        nargs="?",
+        type=Path,
+        const=True,
+        metavar="CKPT",
+        help="continue from CKPT (default: OUT/checkpoint)",
+    )
+    parser.add_argument("--init", type=Path, metavar="DIR", help="fine-tune this model instead of a fresh one")
+    parser.add_argument("--minutes", type=float, help="stop after this much training (a checkpoint is saved)")
+    parser.add_argument("--steps", type=int, help="stop at this step (counting the resumed ones); 0: only export")
+    parser.add_argument("--batch-size", type=int, help="override the config's batch size")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto", help="auto (cuda > cpu), cpu, cuda")
+    parser.add_argument("--threads", type=int, help="CPU threads for torch")
+    parser.add_argument("--export", type=Path, metavar="DIR", help="where to write the model (default: OUT/model)")
+    parser.add_argument(
+        "--bench-report",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a `dglsp bench` report.txt to put in the model card (repeatable)",
+    )
+    parser.add_argument("--quiet", action="store_true")
+
+
+def run(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from ..train.card import model_card, write_plot
+    from ..train.loop import CHECKPOINT, Trainer, TrainOptions
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = pick_device(args.device)
+    if device.type == "mps":
+        device = torch.device("cpu")
+    config = CONFIGS[args.config]
+    if args.batch_size:
+        config = replace(config, batch_size=args.batch_size)
+    resume = args.out / CHECKPOINT if args.resume is True else args.resume
+    for report in args.bench_report:
+        if not report.is_file():
+            raise CliError(f"no bench report at {report}")
+    if resume is None and (args.out / CHECKPOINT).exists():
+        raise CliError(f"{args.out} already holds a run: pass --resume to continue it, or another --out")
+    if args.init is not None and not (args.init / "config.json").exists():
+        raise CliError(f"--init {args.init}: not a model directory (no config.json)")
+    options = TrainOptions(
+        out=args.out,
+        config=config,
+        sources=args.corpus,
+        resume=resume,
+        init=args.init,
+        minutes=args.minutes,
+        steps=args.steps,
+        seed=args.seed,
+        device=str(device),
+        quiet=args.quiet,
+    )
+    try:
+        trainer = Trainer(options)
+    except (FileNotFoundError, ValueError) as exc:
+        raise CliError(str(exc)) from exc
+    state = trainer.run()
+    if state.step:
+        trainer.validate()
+    path = trainer.export(args.export or args.out / "model", model_card(trainer, args.bench_report))
+    plot = write_plot(args.out)
+    print(
+        f"step {state.step}, {state.tokens / 1e6:.2f}M tokens; model: {path}" + (f"; loss plot: {plot}" if plot else "")
+    )
+    return 0

@@ -1,0 +1,301 @@
+"""`dglsp train`: pack the corpus once, train with uniform-state diffusion, validate, checkpoint, resume.
+
+Every step draws its batch from a generator seeded by (seed, step), so a resumed run continues exactly where
+the interrupted one would have gone, and two runs with one seed train the same weights.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+from transformers import AutoTokenizer, DiffusionGemmaForBlockDiffusion, DynamicCache
+
+from ..models.blank import SIZES, new_diffusion_gemma, save_model_dir
+from .config import TrainConfig
+from .corpus import Corpus, collect, resolve_sources
+from .examples import Batch, Documents, ExampleMaker
+from .spans import node_spans
+from .tokenizer import train_tokenizer_on_texts
+
+CHECKPOINT = "checkpoint"
+STATE_FILE = "trainer.pt"
+LOG_FILE = "log.jsonl"
+VALID_SEED = 1 << 40  # validation batches come from their own stream, the same at every validation
+
+
+@dataclass
+class TrainOptions:
+    out: Path
+    config: TrainConfig
+    sources: list[str] = field(default_factory=list)
+    resume: Path | None = None
+    init: Path | None = None
+    minutes: float | None = None
+    steps: int | None = None  # total steps to reach, counting those already done
+    seed: int = 0
+    device: str = "cpu"
+    quiet: bool = False
+
+
+@dataclass
+class TrainState:
+    step: int = 0
+    tokens: int = 0
+    seconds: float = 0.0
+    best_valid: float = math.inf
+
+
+def packed(out: Path, sources: list[str], seed: int, quiet: bool) -> tuple[Documents, Documents]:
+    """The corpus packed under OUT/data, packing it first unless an earlier start packed the same sources."""
+    card = out / "data" / "card.json"
+    if card.exists() and json.loads(card.read_text(encoding="utf-8")).get("request") == [sources, seed]:
+        return Documents.load(out / "data" / "train"), Documents.load(out / "data" / "valid")
+    return pack(collect(resolve_sources(sources), seed=seed), out, [sources, seed], quiet)
+
+
+def pack(corpus: Corpus, out: Path, request: list, quiet: bool = False) -> tuple[Documents, Documents]:
+    """Parse every file once for its spans and write both splits under OUT/data."""
+    splits = []
+    for name, files in (("train", corpus.train), ("valid", corpus.valid)):
+        texts = [f.text for f in files]
+        spans = [node_spans(t) for t in tqdm(texts, desc=f"spans ({name})", unit="file", disable=quiet)]
+        docs = Documents(texts, spans)
+        docs.save(out / "data" / name)
+        splits.append(docs)
+    (out / "data" / "card.json").write_text(
+        json.dumps({"sources": corpus.card(), "dropped": dict(corpus.dropped), "request": request}, indent=2),
+        encoding="utf-8",
+    )
+    return splits[0], splits[1]
+
+
+def tokenizer_sample(docs: Documents, megabytes: int, seed: int) -> list[str]:
+    order = np.random.default_rng(seed).permutation(len(docs))
+    sample, total = [], 0
+    for i in order:
+        if total > megabytes << 20:
+            break
+        sample.append(docs.texts[i])
+        total += len(docs.texts[i])
+    return sample
+
+
+def lr_at(step: int, config: TrainConfig) -> float:
+    """Linear warm-up, then inverse square root: no fixed end, so a run can always be resumed further."""
+    warm = max(1, config.warmup_steps)
+    return config.lr * min((step + 1) / warm, math.sqrt(warm / (step + 1)))
+
+
+def logits_of(model: DiffusionGemmaForBlockDiffusion, batch: Batch, self_conditioning: torch.Tensor | None = None):
+    """The decoder's logits over a padded batch: what the engine sees, one example at a time."""
+    return model(
+        input_ids=batch.prefix,
+        attention_mask=batch.prefix_mask,
+        position_ids=batch.prefix_pos,
+        past_key_values=DynamicCache(config=model.config.text_config),
+        decoder_input_ids=batch.noised,
+        decoder_attention_mask=batch.decoder_mask,
+        decoder_position_ids=batch.decoder_pos,
+        self_conditioning_logits=self_conditioning,
+    ).logits
+
+
+def loss_of(model: DiffusionGemmaForBlockDiffusion, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+    """Weighted cross-entropy of the clean canvas, and the per-slot argmax hits (for accuracy)."""
+    previous = None
+    if batch.self_conditioning:
+        # Self-conditioning as in analog-bits training: the model's own first guess, without gradient.
+        with torch.no_grad():
+            previous = logits_of(model, batch)
+    logits = logits_of(model, batch, previous)
+    ce = F.cross_entropy(logits.flatten(0, 1), batch.clean.flatten(), reduction="none").view_as(batch.weight)
+    hits = logits.argmax(-1) == batch.clean
+    return (ce * batch.weight).sum() / batch.weight.sum().clamp(min=1), hits
+
+
+class Trainer:
+    def __init__(self, options: TrainOptions) -> None:
+        self.opt = options
+        self.out = options.out
+        self.device = torch.device(options.device)
+        self.log_path = self.out / LOG_FILE
+        self.state = TrainState()
+        if options.resume is not None:
+            self._resume(options.resume)
+        else:
+            self._fresh()
+        self.maker = ExampleMaker(self.tokenizer, self.config, self.model.config.text_config.vocab_size)
+        self.model.to(self.device)
+
+    # -- set-up ------------------------------------------------------------------------------------------------
+    def _fresh(self) -> None:
+        self.config = self.opt.config
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.train_docs, self.valid_docs = packed(self.out, self.opt.sources, self.opt.seed, self.opt.quiet)
+        if self.opt.init is not None:
+            # Fine-tuning: the model's own tokenizer and shape; the config only shapes the examples.
+            self.tokenizer = AutoTokenizer.from_pretrained(self.opt.init)
+            self.model = DiffusionGemmaForBlockDiffusion.from_pretrained(self.opt.init, dtype=torch.float32)
+        else:
+            spec = SIZES[self.config.size]
+            texts = tokenizer_sample(self.train_docs, self.config.tokenizer_mb, self.opt.seed)
+            self.tokenizer = train_tokenizer_on_texts(texts, spec.vocab)
+            self.model = new_diffusion_gemma(spec, len(self.tokenizer), seed=self.opt.seed)
+        self.optimizer = self._optimizer()
+        self.log_path.write_text("", encoding="utf-8")
+        self._log(
+            {
+                "event": "start",
+                "config": self.config.to_dict(),
+                "seed": self.opt.seed,
+                "init": str(self.opt.init) if self.opt.init else None,
+                "sources": self.opt.sources,
+                "train_files": len(self.train_docs),
+                "valid_files": len(self.valid_docs),
+            }
+        )
+
+    def _resume(self, checkpoint: Path) -> None:
+        if not (checkpoint / STATE_FILE).exists():
+            raise FileNotFoundError(f"no checkpoint at {checkpoint} (expected {STATE_FILE} there)")
+        saved = torch.load(checkpoint / STATE_FILE, map_location="cpu", weights_only=True)
+        self.config = TrainConfig.from_dict(json.loads(saved["config"]))
+        if self.opt.config.size == self.config.size and self.opt.config != self.config:
+            self.config = self.opt.config  # the same shape: a new recipe (bigger batch on a GPU) may go on from here
+        self.opt.seed = int(saved["seed"])
+        self.state = TrainState(**json.loads(saved["state"]))
+        self.train_docs = Documents.load(self.out / "data" / "train")
+        self.valid_docs = Documents.load(self.out / "data" / "valid")
+        self.tokenizer = AutoTokenizer.from_pretrained(checkpoint)
+        self.model = DiffusionGemmaForBlockDiffusion.from_pretrained(checkpoint, dtype=torch.float32)
+        self.optimizer = self._optimizer()
+        self.optimizer.load_state_dict(saved["optimizer"])
+        self._log({"event": "resume", "step": self.state.step, "from": str(checkpoint)})
+
+    def _optimizer(self) -> torch.optim.Optimizer:
+        decay = [p for p in self.model.parameters() if p.ndim >= 2]
+        rest = [p for p in self.model.parameters() if p.ndim < 2]
+        groups = [{"params": decay, "weight_decay": self.config.weight_decay}, {"params": rest, "weight_decay": 0.0}]
+        return torch.optim.AdamW(groups, lr=self.config.lr, betas=(0.9, 0.95))
+
+    # -- the loop ----------------------------------------------------------------------------------------------
+    def run(self) -> TrainState:
+        target = self.opt.steps if self.opt.steps is not None else None
+        deadline = time.monotonic() + self.opt.minutes * 60 if self.opt.minutes else None
+        bar = tqdm(total=target, initial=self.state.step, desc="train", unit="step", disable=self.opt.quiet)
+        autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda")
+        try:
+            while (target is None or self.state.step < target) and (deadline is None or time.monotonic() < deadline):
+                started = time.monotonic()
+                step = self.state.step
+                batch = self.maker.batch(self.train_docs, np.random.default_rng([self.opt.seed, step])).to(self.device)
+                for group in self.optimizer.param_groups:
+                    group["lr"] = lr_at(step, self.config)
+                self.model.train()
+                with autocast:
+                    loss, _ = loss_of(self.model, batch)
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
+                self.optimizer.step()
+                self.state.step += 1
+                self.state.tokens += batch.tokens
+                self.state.seconds += time.monotonic() - started
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss.item():.3f}", tok_s=f"{self.state.tokens / self.state.seconds:.0f}")
+                if self.state.step % 10 == 0 or self.state.step == 1:
+                    self._log(
+                        {
+                            "event": "train",
+                            "step": self.state.step,
+                            "loss": round(loss.item(), 4),
+                            "lr": lr_at(step, self.config),
+                            "grad_norm": round(float(norm), 3),
+                            "tokens": self.state.tokens,
+                            "seconds": round(self.state.seconds, 1),
+                        }
+                    )
+                if self.state.step % self.config.valid_every == 0:
+                    self.validate()
+                if self.state.step % self.config.checkpoint_every == 0:
+                    self.save()
+        finally:
+            bar.close()
+            self.save()
+        return self.state
+
+    @torch.no_grad()
+    def validate(self) -> dict:
+        self.model.eval()
+        losses, hits, slots = [], 0, 0
+        for i in range(self.config.valid_batches):
+            rng = np.random.default_rng([self.opt.seed, VALID_SEED + i])
+            batch = self.maker.batch(self.valid_docs, rng).to(self.device)
+            batch.self_conditioning = False
+            loss, hit = loss_of(self.model, batch)
+            content = batch.weight == 1.0  # middles and end-of-fill, not the pads after it
+            losses.append(loss.item())
+            hits += int((hit & content).sum())
+            slots += int(content.sum())
+        record = {
+            "event": "valid",
+            "step": self.state.step,
+            "loss": round(float(np.mean(losses)), 4),
+            "accuracy": round(hits / max(1, slots), 4),
+            "tokens": self.state.tokens,
+        }
+        self.state.best_valid = min(self.state.best_valid, record["loss"])
+        self._log(record)
+        if not self.opt.quiet:
+            tqdm.write(f"step {record['step']}: valid loss {record['loss']:.3f}, accuracy {record['accuracy']:.1%}")
+        return record
+
+    def save(self) -> Path:
+        """Write the checkpoint beside the old one, then swap: an interrupted save never loses the last one."""
+        final = self.out / CHECKPOINT
+        tmp = self.out / f"{CHECKPOINT}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        self.model.save_pretrained(tmp)
+        self.tokenizer.save_pretrained(tmp)
+        torch.save(
+            {
+                "optimizer": self.optimizer.state_dict(),
+                "config": json.dumps(self.config.to_dict()),
+                "state": json.dumps(vars(self.state)),
+                "seed": self.opt.seed,
+            },
+            tmp / STATE_FILE,
+        )
+        old = self.out / f"{CHECKPOINT}.old"
+        shutil.rmtree(old, ignore_errors=True)
+        if final.exists():
+            final.rename(old)
+        tmp.rename(final)
+        shutil.rmtree(old, ignore_errors=True)
+        return final
+
+    def export(self, to: Path, card: str) -> Path:
+        notes = {
+            "layout": "infill",
+            "end_of_fill": "<|endoffill|>",
+            "trained": True,
+            "steps": self.state.step,
+            "tokens_seen": self.state.tokens,
+        }
+        path = save_model_dir(self.model, self.tokenizer, to, notes)
+        (path / "MODEL_CARD.md").write_text(card, encoding="utf-8")
+        return path
+
+    def _log(self, record: dict) -> None:
+        record = {"time": time.strftime("%Y-%m-%dT%H:%M:%S"), **record}
+        with open(self.log_path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")

@@ -1,0 +1,146 @@
+"""dglsp train end to end on a small corpus: it learns, resumes exactly, and exports a model dglsp serves."""
+
+import ast
+import json
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from dglsp.cli import main
+from dglsp.engine.engine import Engine
+from dglsp.engine.types import FillRequest
+from dglsp.models.blank import stdlib_files
+from dglsp.models.loader import load_model
+from dglsp.train.config import CONFIGS
+from dglsp.train.loop import Trainer, TrainOptions, loss_of
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("corpus")
+    for path in stdlib_files(16):
+        shutil.copy(path, root / path.name)
+    return root
+
+
+def weights(path: Path) -> dict:
+    return load_file(path / "model.safetensors")
+
+
+def test_training_lowers_the_loss_on_a_fixed_batch(tmp_path, corpus):
+    trainer = Trainer(
+        TrainOptions(
+            out=tmp_path,
+            config=replace(CONFIGS["smoke"], self_conditioning=0.0),
+            sources=[str(corpus)],
+            steps=40,
+            quiet=True,
+        )
+    )
+    batch = trainer.maker.batch(trainer.train_docs, np.random.default_rng(99))
+    with torch.no_grad():
+        before = loss_of(trainer.model.eval(), batch)[0].item()
+    trainer.run()
+    with torch.no_grad():
+        after = loss_of(trainer.model.eval(), batch)[0].item()
+    assert after < before - 0.25, (before, after)
+    log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log if r["event"] == "valid"] == list(range(5, 41, 5))
+
+
+def test_a_resumed_run_trains_exactly_the_weights_of_an_uninterrupted_one(tmp_path, corpus):
+    straight = tmp_path / "straight"
+    assert (
+        main(["train", "--corpus", str(corpus), "--out", str(straight), "--config", "smoke", "--steps", "8", "--quiet"])
+        == 0
+    )
+    parts = tmp_path / "parts"
+    assert (
+        main(["train", "--corpus", str(corpus), "--out", str(parts), "--config", "smoke", "--steps", "3", "--quiet"])
+        == 0
+    )
+    assert main(["train", "--out", str(parts), "--config", "smoke", "--resume", "--steps", "8", "--quiet"]) == 0
+    a, b = weights(straight / "checkpoint"), weights(parts / "checkpoint")
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    exported, other = weights(parts / "model"), weights(straight / "model")
+    assert all(torch.equal(exported[k], other[k]) for k in exported)
+
+
+def test_the_exported_model_loads_and_fills_through_the_engine(tmp_path, corpus, capsys):
+    out = tmp_path / "run"
+    assert (
+        main(["train", "--corpus", str(corpus), "--out", str(out), "--config", "smoke", "--steps", "2", "--quiet"]) == 0
+    )
+    model_dir = out / "model"
+    assert (out / "loss.png").stat().st_size > 1000
+    card = (model_dir / "MODEL_CARD.md").read_text()
+    assert "2 steps" in card and "the user's own" in card
+    notes = json.loads((model_dir / "dglsp.json").read_text())
+    assert notes["trained"] and notes["layout"] == "infill" and notes["steps"] == 2
+    model = load_model(model_dir)
+    result = Engine(model).fill(FillRequest(prefix="def f(x):\n    return ", suffix="\n", max_tokens=8))
+    assert result.steps >= 1 and len(result.fills) == 1
+
+
+def test_fine_tuning_starts_from_the_given_model_and_keeps_its_tokenizer(tmp_path, corpus, dg_dir):
+    out = tmp_path / "tune"
+    assert (
+        main(
+            [
+                "train",
+                "--corpus",
+                str(corpus),
+                "--out",
+                str(out),
+                "--config",
+                "smoke",
+                "--init",
+                str(dg_dir),
+                "--steps",
+                "1",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    assert (out / "model" / "tokenizer.json").read_text() == (dg_dir / "tokenizer.json").read_text()
+    before, after = weights(dg_dir), weights(out / "model")
+    changed = [k for k in before if not torch.equal(before[k], after[k])]
+    assert changed and before.keys() == after.keys()
+
+
+def test_clear_errors_for_a_missing_checkpoint_a_taken_run_and_a_bad_init(tmp_path, corpus, capsys):
+    assert main(["train", "--out", str(tmp_path / "none"), "--resume", "--quiet"]) == 2
+    assert "no checkpoint" in capsys.readouterr().err
+    out = tmp_path / "taken"
+    assert (
+        main(["train", "--corpus", str(corpus), "--out", str(out), "--config", "smoke", "--steps", "1", "--quiet"]) == 0
+    )
+    assert main(["train", "--corpus", str(corpus), "--out", str(out), "--config", "smoke", "--quiet"]) == 2
+    assert "--resume" in capsys.readouterr().err
+    assert main(["train", "--corpus", str(corpus), "--out", str(tmp_path / "x"), "--init", str(tmp_path)]) == 2
+    assert "not a model directory" in capsys.readouterr().err
+    assert main(["train", "--corpus", str(tmp_path / "missing"), "--out", str(tmp_path / "y"), "--quiet"]) == 2
+
+
+def test_a_fill_from_the_shipped_model_parses_in_its_fixture():
+    """The model dglsp ships fills a real gap so that the file still parses."""
+    from dglsp.models.loader import DEFAULT_MODEL_DIR
+
+    if not (DEFAULT_MODEL_DIR / "config.json").exists():
+        pytest.fail("dglsp/models/default is not shipped")
+    model = load_model()
+    assert model.path == DEFAULT_MODEL_DIR
+    source = (Path(__file__).parents[2] / "fixtures" / "python" / "shapes.py").read_text()
+    cut = source.index("return ") + len("return ")
+    line_end = source.index("\n", cut)
+    fill = Engine(model).fill(FillRequest(prefix=source[:cut], suffix=source[line_end:], max_tokens=24)).fills[0]
+    fill = fill.split("\n")[0]
+    assert fill.strip(), "the shipped model left the gap empty"
+    ast.parse(source[:cut] + fill + source[line_end:])
