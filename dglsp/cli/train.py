@@ -6,10 +6,13 @@ Resumable: --resume continues from OUT/checkpoint exactly where the run stopped.
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import torch
 
+from ..bench.infill_run import parse_config
+from ..engine.types import SamplerConfig
 from ..models.loader import pick_device
 from ..train.config import CONFIGS
 from .options import CliError
@@ -49,6 +52,11 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="a `dglsp bench` report.txt to put in the model card (repeatable)",
     )
+    parser.add_argument(
+        "--sampler",
+        metavar="SPEC",
+        help="sampler defaults to record in the model (key=value,... as `dglsp bench --configs`)",
+    )
     parser.add_argument("--quiet", action="store_true")
 
 
@@ -67,6 +75,11 @@ def run(args: argparse.Namespace) -> int:
     if args.batch_size:
         config = replace(config, batch_size=args.batch_size)
     resume = args.out / CHECKPOINT if args.resume is True else args.resume
+    if args.sampler:
+        try:
+            parse_config(args.sampler, SamplerConfig())  # a typo must fail now, not after the training
+        except ValueError as exc:
+            raise CliError(str(exc)) from exc
     for report in args.bench_report:
         if not report.is_file():
             raise CliError(f"no bench report at {report}")
@@ -93,7 +106,11 @@ def run(args: argparse.Namespace) -> int:
     state = trainer.run()
     if state.step:
         trainer.validate()
-    path = trainer.export(args.export or args.out / "model", model_card(trainer, args.bench_report))
+    sampler = None
+    if args.sampler:
+        base = SamplerConfig.from_generation_config(json.loads(trainer.model.generation_config.to_json_string()))
+        sampler = parse_config(args.sampler, base)[1]
+    path = trainer.export(args.export or args.out / "model", model_card(trainer, args.bench_report), sampler)
     plot = write_plot(args.out)
     print(
         f"step {state.step}, {state.tokens / 1e6:.2f}M tokens; model: {path}" + (f"; loss plot: {plot}" if plot else "")

@@ -95,6 +95,17 @@ class SamplerConfig:
             confidence=gen.get("confidence_threshold"),
         )
 
+    def generation_config_keys(self) -> dict:
+        """The inverse of `from_generation_config`: what a model directory records as its tuned defaults."""
+        return {
+            "max_denoising_steps": self.max_steps,
+            "sampler_config": {"entropy_bound": self.entropy_bound},
+            "t_max": self.t_max,
+            "t_min": self.t_min,
+            "stability_threshold": self.stability,
+            "confidence_threshold": self.confidence,
+        }
+
     def with_overrides(self, **overrides: object) -> SamplerConfig:
         known = {f.name for f in fields(self)}
         return replace(self, **{k: v for k, v in overrides.items() if k in known and v is not None})

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from ..engine.types import SamplerConfig
 from .loader import DGLSP_FILE
 
 
@@ -96,13 +97,10 @@ def new_diffusion_gemma(size: Size, vocab: int, canvas_length: int = 256, seed: 
 
     torch.manual_seed(seed)
     model = DiffusionGemmaForBlockDiffusion(diffusion_gemma_config(size, vocab, canvas_length))
+    keys = SamplerConfig().generation_config_keys()
     model.generation_config = DiffusionGemmaGenerationConfig(
-        max_denoising_steps=48,
-        sampler_config=EntropyBoundSamplerConfig(entropy_bound=0.1),
-        t_min=0.4,
-        t_max=0.8,
-        stability_threshold=1,
-        confidence_threshold=0.005,
+        **{k: v for k, v in keys.items() if k != "sampler_config"},
+        sampler_config=EntropyBoundSamplerConfig(**keys["sampler_config"]),
         bos_token_id=2,
         eos_token_id=1,
         pad_token_id=0,

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 from transformers import AutoTokenizer, DiffusionGemmaForBlockDiffusion, DynamicCache
 
+from ..engine.types import SamplerConfig
 from ..models.blank import SIZES, new_diffusion_gemma, save_model_dir
 from .config import TrainConfig
 from .corpus import Corpus, collect, resolve_sources
@@ -283,7 +284,15 @@ class Trainer:
         shutil.rmtree(old, ignore_errors=True)
         return final
 
-    def export(self, to: Path, card: str) -> Path:
+    def export(self, to: Path, card: str, sampler: SamplerConfig | None = None) -> Path:
+        """The model directory dglsp serves; `sampler` (tuned with `dglsp bench`) becomes its generation config."""
+        if sampler is not None:
+            gen = self.model.generation_config
+            for key, value in sampler.generation_config_keys().items():
+                if key == "sampler_config":
+                    gen.sampler_config.entropy_bound = value["entropy_bound"]
+                else:
+                    setattr(gen, key, value)
         notes = {
             "layout": "infill",
             "end_of_fill": "<|endoffill|>",

@@ -28,6 +28,10 @@ def corpus(tmp_path_factory) -> Path:
     return root
 
 
+def train(args: str) -> int:
+    return main(["train", "--quiet", *args.split()])
+
+
 def weights(path: Path) -> dict:
     return load_file(path / "model.safetensors")
 
@@ -54,17 +58,10 @@ def test_training_lowers_the_loss_on_a_fixed_batch(tmp_path, corpus):
 
 
 def test_a_resumed_run_trains_exactly_the_weights_of_an_uninterrupted_one(tmp_path, corpus):
-    straight = tmp_path / "straight"
-    assert (
-        main(["train", "--corpus", str(corpus), "--out", str(straight), "--config", "smoke", "--steps", "8", "--quiet"])
-        == 0
-    )
-    parts = tmp_path / "parts"
-    assert (
-        main(["train", "--corpus", str(corpus), "--out", str(parts), "--config", "smoke", "--steps", "3", "--quiet"])
-        == 0
-    )
-    assert main(["train", "--out", str(parts), "--config", "smoke", "--resume", "--steps", "8", "--quiet"]) == 0
+    straight, parts = tmp_path / "straight", tmp_path / "parts"
+    assert train(f"--corpus {corpus} --out {straight} --config smoke --steps 8") == 0
+    assert train(f"--corpus {corpus} --out {parts} --config smoke --steps 3") == 0
+    assert train(f"--out {parts} --config smoke --resume --steps 8") == 0
     a, b = weights(straight / "checkpoint"), weights(parts / "checkpoint")
     assert a.keys() == b.keys()
     assert all(torch.equal(a[k], b[k]) for k in a)
@@ -72,11 +69,9 @@ def test_a_resumed_run_trains_exactly_the_weights_of_an_uninterrupted_one(tmp_pa
     assert all(torch.equal(exported[k], other[k]) for k in exported)
 
 
-def test_the_exported_model_loads_and_fills_through_the_engine(tmp_path, corpus, capsys):
+def test_the_exported_model_loads_and_fills_through_the_engine(tmp_path, corpus):
     out = tmp_path / "run"
-    assert (
-        main(["train", "--corpus", str(corpus), "--out", str(out), "--config", "smoke", "--steps", "2", "--quiet"]) == 0
-    )
+    assert train(f"--corpus {corpus} --out {out} --config smoke --steps 2 --sampler entropy_bound=0.3,steps=12") == 0
     model_dir = out / "model"
     assert (out / "loss.png").stat().st_size > 1000
     card = (model_dir / "MODEL_CARD.md").read_text()
@@ -84,49 +79,33 @@ def test_the_exported_model_loads_and_fills_through_the_engine(tmp_path, corpus,
     notes = json.loads((model_dir / "dglsp.json").read_text())
     assert notes["trained"] and notes["layout"] == "infill" and notes["steps"] == 2
     model = load_model(model_dir)
-    result = Engine(model).fill(FillRequest(prefix="def f(x):\n    return ", suffix="\n", max_tokens=8))
-    assert result.steps >= 1 and len(result.fills) == 1
+    engine = Engine(model)
+    assert (engine.sampler.entropy_bound, engine.sampler.max_steps) == (0.3, 12)  # the tuned defaults travel
+    result = engine.fill(FillRequest(prefix="def f(x):\n    return ", suffix="\n", max_tokens=8))
+    assert 1 <= result.steps <= 12 and len(result.fills) == 1
 
 
 def test_fine_tuning_starts_from_the_given_model_and_keeps_its_tokenizer(tmp_path, corpus, dg_dir):
     out = tmp_path / "tune"
-    assert (
-        main(
-            [
-                "train",
-                "--corpus",
-                str(corpus),
-                "--out",
-                str(out),
-                "--config",
-                "smoke",
-                "--init",
-                str(dg_dir),
-                "--steps",
-                "1",
-                "--quiet",
-            ]
-        )
-        == 0
-    )
+    assert train(f"--corpus {corpus} --out {out} --config smoke --init {dg_dir} --steps 1") == 0
     assert (out / "model" / "tokenizer.json").read_text() == (dg_dir / "tokenizer.json").read_text()
     before, after = weights(dg_dir), weights(out / "model")
     changed = [k for k in before if not torch.equal(before[k], after[k])]
     assert changed and before.keys() == after.keys()
 
 
-def test_clear_errors_for_a_missing_checkpoint_a_taken_run_and_a_bad_init(tmp_path, corpus, capsys):
-    assert main(["train", "--out", str(tmp_path / "none"), "--resume", "--quiet"]) == 2
+def test_clear_errors_for_a_missing_checkpoint_a_taken_run_a_bad_init_or_sampler(tmp_path, corpus, capsys):
+    assert train(f"--out {tmp_path / 'none'} --resume") == 2
     assert "no checkpoint" in capsys.readouterr().err
     out = tmp_path / "taken"
-    assert (
-        main(["train", "--corpus", str(corpus), "--out", str(out), "--config", "smoke", "--steps", "1", "--quiet"]) == 0
-    )
-    assert main(["train", "--corpus", str(corpus), "--out", str(out), "--config", "smoke", "--quiet"]) == 2
+    assert train(f"--corpus {corpus} --out {out} --config smoke --steps 1") == 0
+    assert train(f"--corpus {corpus} --out {out} --config smoke") == 2
     assert "--resume" in capsys.readouterr().err
-    assert main(["train", "--corpus", str(corpus), "--out", str(tmp_path / "x"), "--init", str(tmp_path)]) == 2
+    assert train(f"--corpus {corpus} --out {tmp_path / 'x'} --init {tmp_path}") == 2
     assert "not a model directory" in capsys.readouterr().err
-    assert main(["train", "--corpus", str(tmp_path / "missing"), "--out", str(tmp_path / "y"), "--quiet"]) == 2
+    assert train(f"--corpus {corpus} --out {tmp_path / 'x'} --sampler entropy=2") == 2
+    assert "bad sampler config" in capsys.readouterr().err
+    assert train(f"--corpus {tmp_path / 'missing'} --out {tmp_path / 'y'}") == 2
 
 
 def test_a_fill_from_the_shipped_model_parses_in_its_fixture():
