@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 from pathlib import Path
 
 import torch
@@ -110,8 +111,11 @@ def run(args: argparse.Namespace) -> int:
     if args.sampler:
         base = SamplerConfig.from_generation_config(json.loads(trainer.model.generation_config.to_json_string()))
         sampler = parse_config(args.sampler, base)[1]
-    path = trainer.export(args.export or args.out / "model", model_card(trainer, args.bench_report), sampler)
     plot = write_plot(args.out)
+    card = model_card(trainer, args.bench_report, with_plot=plot is not None)
+    path = trainer.export(args.export or args.out / "model", card, sampler)
+    if plot:
+        shutil.copy(plot, path / plot.name)
     print(
         f"step {state.step}, {state.tokens / 1e6:.2f}M tokens; model: {path}" + (f"; loss plot: {plot}" if plot else "")
     )

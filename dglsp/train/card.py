@@ -55,7 +55,7 @@ def write_plot(out: Path) -> Path | None:
     return path
 
 
-def model_card(trainer: Trainer, bench_reports: list[Path]) -> str:
+def model_card(trainer: Trainer, bench_reports: list[Path], with_plot: bool = False) -> str:
     model, config, state = trainer.model, trainer.config, trainer.state
     text = model.config.text_config
     params = sum(p.numel() for p in model.parameters())
@@ -94,6 +94,8 @@ def model_card(trainer: Trainer, bench_reports: list[Path]) -> str:
             f"- Validation (held-out files): loss {last['loss']:.3f}, canvas token accuracy "
             f"{last['accuracy']:.1%} at step {last['step']}."
         )
+    if with_plot:
+        lines += ["", "![train and validation loss against tokens seen](loss.png)"]
     lines += [
         "",
         "## Data and licences",

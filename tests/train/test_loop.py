@@ -75,7 +75,8 @@ def test_the_exported_model_loads_and_fills_through_the_engine(tmp_path, corpus)
     model_dir = out / "model"
     assert (out / "loss.png").stat().st_size > 1000
     card = (model_dir / "MODEL_CARD.md").read_text()
-    assert "2 steps" in card and "the user's own" in card
+    assert "2 steps" in card and "the user's own" in card and "(loss.png)" in card
+    assert (model_dir / "loss.png").exists()
     notes = json.loads((model_dir / "dglsp.json").read_text())
     assert notes["trained"] and notes["layout"] == "infill" and notes["steps"] == 2
     model = load_model(model_dir)
