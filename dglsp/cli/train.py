@@ -28,7 +28,9 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
         help="stdlib, site-packages (permissive licences only) or directories (default: both)",
     )
     parser.add_argument("--out", required=True, type=Path, metavar="DIR", help="run directory: data, log, checkpoint")
-    parser.add_argument("--config", choices=sorted(CONFIGS), default="default")
+    parser.add_argument(
+        "--config", choices=sorted(CONFIGS), help="recipe (default: `default`; on --resume the run's own)"
+    )
     parser.add_argument(
         "--resume",
         nargs="?",
@@ -62,8 +64,6 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
     from ..train.card import model_card, write_plot
     from ..train.loop import CHECKPOINT, Trainer, TrainOptions
 
@@ -72,9 +72,7 @@ def run(args: argparse.Namespace) -> int:
     device = pick_device(args.device)
     if device.type == "mps":
         device = torch.device("cpu")
-    config = CONFIGS[args.config]
-    if args.batch_size:
-        config = replace(config, batch_size=args.batch_size)
+    config = CONFIGS[args.config] if args.config else None
     resume = args.out / CHECKPOINT if args.resume is True else args.resume
     if args.sampler:
         try:
@@ -97,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
         minutes=args.minutes,
         steps=args.steps,
         seed=args.seed,
+        batch_size=args.batch_size,
         device=str(device),
         quiet=args.quiet,
     )

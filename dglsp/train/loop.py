@@ -10,7 +10,7 @@ import json
 import math
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +21,8 @@ from transformers import AutoTokenizer, DiffusionGemmaForBlockDiffusion, Dynamic
 
 from ..engine.types import SamplerConfig
 from ..models.blank import SIZES, new_diffusion_gemma, save_model_dir
-from .config import TrainConfig
+from ..models.loader import DGLSP_FILE
+from .config import CONFIGS, TrainConfig
 from .corpus import Corpus, collect, resolve_sources
 from .examples import Batch, Documents, ExampleMaker
 from .spans import node_spans
@@ -36,13 +37,14 @@ VALID_SEED = 1 << 40  # validation batches come from their own stream, the same 
 @dataclass
 class TrainOptions:
     out: Path
-    config: TrainConfig
+    config: TrainConfig | None = None  # None: the checkpoint's recipe on a resume, else CONFIGS["default"]
     sources: list[str] = field(default_factory=list)
     resume: Path | None = None
     init: Path | None = None
     minutes: float | None = None
     steps: int | None = None  # total steps to reach, counting those already done
     seed: int = 0
+    batch_size: int | None = None  # overrides the recipe's (a GPU takes far more)
     device: str = "cpu"
     quiet: bool = False
 
@@ -55,10 +57,13 @@ class TrainState:
     best_valid: float = math.inf
 
 
-def packed(out: Path, sources: list[str], seed: int, quiet: bool) -> tuple[Documents, Documents]:
-    """The corpus packed under OUT/data, packing it first unless an earlier start packed the same sources."""
+def packed(
+    out: Path, sources: list[str], seed: int, quiet: bool, reuse_any: bool = False
+) -> tuple[Documents, Documents]:
+    """The corpus packed under OUT/data, packing it first unless an earlier start packed the same sources
+    (or any, for a resume: the run goes on with its own data)."""
     card = out / "data" / "card.json"
-    if card.exists() and json.loads(card.read_text(encoding="utf-8")).get("request") == [sources, seed]:
+    if card.exists() and (reuse_any or json.loads(card.read_text(encoding="utf-8")).get("request") == [sources, seed]):
         return Documents.load(out / "data" / "train"), Documents.load(out / "data" / "valid")
     return pack(collect(resolve_sources(sources), seed=seed), out, [sources, seed], quiet)
 
@@ -134,12 +139,14 @@ class Trainer:
             self._resume(options.resume)
         else:
             self._fresh()
+        if options.batch_size:
+            self.config = replace(self.config, batch_size=options.batch_size)
         self.maker = ExampleMaker(self.tokenizer, self.config, self.model.config.text_config.vocab_size)
         self.model.to(self.device)
 
     # -- set-up ------------------------------------------------------------------------------------------------
     def _fresh(self) -> None:
-        self.config = self.opt.config
+        self.config = self.opt.config or CONFIGS["default"]
         self.out.mkdir(parents=True, exist_ok=True)
         self.train_docs, self.valid_docs = packed(self.out, self.opt.sources, self.opt.seed, self.opt.quiet)
         if self.opt.init is not None:
@@ -166,20 +173,34 @@ class Trainer:
         )
 
     def _resume(self, checkpoint: Path) -> None:
-        if not (checkpoint / STATE_FILE).exists():
-            raise FileNotFoundError(f"no checkpoint at {checkpoint} (expected {STATE_FILE} there)")
-        saved = torch.load(checkpoint / STATE_FILE, map_location="cpu", weights_only=True)
-        self.config = TrainConfig.from_dict(json.loads(saved["config"]))
-        if self.opt.config.size == self.config.size and self.opt.config != self.config:
-            self.config = self.opt.config  # the same shape: a new recipe (bigger batch on a GPU) may go on from here
-        self.opt.seed = int(saved["seed"])
-        self.state = TrainState(**json.loads(saved["state"]))
-        self.train_docs = Documents.load(self.out / "data" / "train")
-        self.valid_docs = Documents.load(self.out / "data" / "valid")
+        """Go on from OUT/checkpoint (exact: optimizer and all), or from an exported model such as the shipped one
+        (its weights, tokenizer, recipe and counts; the optimizer starts afresh)."""
+        if (checkpoint / STATE_FILE).exists():
+            saved = torch.load(checkpoint / STATE_FILE, map_location="cpu", weights_only=True)
+            config, seed, state = json.loads(saved["config"]), int(saved["seed"]), json.loads(saved["state"])
+        elif "train" in (notes := _notes(checkpoint)):
+            saved = None
+            config, seed, state = notes["train"]["config"], notes["train"]["seed"], notes["train"]["state"]
+        else:
+            raise FileNotFoundError(
+                f"no checkpoint at {checkpoint}: expected {STATE_FILE} (a run's checkpoint) or a model exported by "
+                "dglsp train"
+            )
+        self.config = TrainConfig.from_dict(config)
+        wanted = self.opt.config
+        if wanted is not None and wanted != self.config:
+            if wanted.size != self.config.size:
+                raise ValueError(f"--config {wanted.size!r} has another shape than the checkpoint ({self.config.size})")
+            self.config = wanted  # the same shape: a new recipe (bigger batch on a GPU) may go on from here
+        self.opt.seed = seed
+        self.state = TrainState(**state)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.train_docs, self.valid_docs = packed(self.out, self.opt.sources, seed, self.opt.quiet, reuse_any=True)
         self.tokenizer = AutoTokenizer.from_pretrained(checkpoint)
         self.model = DiffusionGemmaForBlockDiffusion.from_pretrained(checkpoint, dtype=torch.float32)
         self.optimizer = self._optimizer()
-        self.optimizer.load_state_dict(saved["optimizer"])
+        if saved is not None:
+            self.optimizer.load_state_dict(saved["optimizer"])
         self._log({"event": "resume", "step": self.state.step, "from": str(checkpoint)})
 
     def _optimizer(self) -> torch.optim.Optimizer:
@@ -299,6 +320,8 @@ class Trainer:
             "trained": True,
             "steps": self.state.step,
             "tokens_seen": self.state.tokens,
+            # What `dglsp train --resume MODEL_DIR` needs to go on from here.
+            "train": {"config": self.config.to_dict(), "seed": self.opt.seed, "state": vars(self.state)},
         }
         path = save_model_dir(self.model, self.tokenizer, to, notes)
         (path / "MODEL_CARD.md").write_text(card, encoding="utf-8")
@@ -308,3 +331,8 @@ class Trainer:
         record = {"time": time.strftime("%Y-%m-%dT%H:%M:%S"), **record}
         with open(self.log_path, "a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
+
+
+def _notes(model_dir: Path) -> dict:
+    path = model_dir / DGLSP_FILE
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}

@@ -69,6 +69,21 @@ def test_a_resumed_run_trains_exactly_the_weights_of_an_uninterrupted_one(tmp_pa
     assert all(torch.equal(exported[k], other[k]) for k in exported)
 
 
+def test_a_run_goes_on_from_an_exported_model_as_a_later_gpu_session_does_from_the_shipped_one(
+    tmp_path, corpus, capsys
+):
+    first, later = tmp_path / "first", tmp_path / "later"
+    assert train(f"--corpus {corpus} --out {first} --config smoke --steps 3") == 0
+    assert train(f"--corpus {corpus} --out {later} --resume {first / 'model'} --steps 5") == 0
+    notes = json.loads((later / "model" / "dglsp.json").read_text())
+    assert notes["steps"] == 5 and notes["train"]["config"]["size"] == "tiny"
+    assert notes["tokens_seen"] > json.loads((first / "model" / "dglsp.json").read_text())["tokens_seen"]
+    resumed = [json.loads(line) for line in (later / "log.jsonl").read_text().splitlines()]
+    assert resumed[0]["event"] == "resume" and resumed[0]["step"] == 3
+    assert train(f"--corpus {corpus} --out {tmp_path / 'z'} --resume {first / 'model'} --config default") == 2
+    assert "another shape" in capsys.readouterr().err
+
+
 def test_the_exported_model_loads_and_fills_through_the_engine(tmp_path, corpus):
     out = tmp_path / "run"
     assert train(f"--corpus {corpus} --out {out} --config smoke --steps 2 --sampler entropy_bound=0.3,steps=12") == 0
