@@ -194,7 +194,7 @@ def collect(sources: Iterable[Source], *, valid_share: float = 0.02, seed: int =
             name = f"{source.name}/{path.relative_to(source.root).as_posix()}"
             item = CorpusFile(path=name, source=source.name, text=text)
             (corpus.valid if in_validation(name, valid_share, seed) else corpus.train).append(item)
-    if not corpus.valid and len(corpus.train) > 1:
+    if valid_share > 0 and not corpus.valid and len(corpus.train) > 1:
         # A small corpus (a user's own project) may draw no validation file by hash: hold out its last one.
         corpus.valid.append(corpus.train.pop())
     return corpus

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import math
 import shutil
+import signal
+import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -215,6 +217,9 @@ class Trainer:
         deadline = time.monotonic() + self.opt.minutes * 60 if self.opt.minutes else None
         bar = tqdm(total=target, initial=self.state.step, desc="train", unit="step", disable=self.opt.quiet)
         autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda")
+        # `timeout`, a job scheduler or a closing terminal stop a run with SIGTERM (and background jobs ignore
+        # Ctrl-C): either way the run ends through `finally` and saves its checkpoint.
+        previous = signal.signal(signal.SIGTERM, _interrupt) if _main_thread() else None
         try:
             while (target is None or self.state.step < target) and (deadline is None or time.monotonic() < deadline):
                 started = time.monotonic()
@@ -253,6 +258,8 @@ class Trainer:
         finally:
             bar.close()
             self.save()
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
         return self.state
 
     @torch.no_grad()
@@ -336,3 +343,11 @@ class Trainer:
 def _notes(model_dir: Path) -> dict:
     path = model_dir / DGLSP_FILE
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def _main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()

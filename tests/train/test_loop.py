@@ -139,3 +139,23 @@ def test_a_fill_from_the_shipped_model_parses_in_its_fixture():
     fill = fill.split("\n")[0]
     assert fill.strip(), "the shipped model left the gap empty"
     ast.parse(source[:cut] + fill + source[line_end:])
+
+
+def test_sigterm_stops_a_run_with_its_checkpoint_saved(tmp_path, corpus):
+    """`timeout` and schedulers stop runs with SIGTERM: the steps done so far must not be lost."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "dglsp", "train", "--corpus", str(corpus), "--out", str(out)]
+    proc = subprocess.Popen([*command, "--config", "smoke", "--steps", "100000", "--quiet"], stderr=subprocess.PIPE)
+    log = out / "log.jsonl"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (log.exists() and '"event": "train"' in log.read_text()):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 130, proc.stderr.read().decode()
+    state = torch.load(out / "checkpoint" / "trainer.pt", weights_only=True)["state"]
+    assert json.loads(state)["step"] >= 1
