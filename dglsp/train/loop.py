@@ -56,7 +56,7 @@ class TrainState:
     step: int = 0
     tokens: int = 0
     seconds: float = 0.0
-    best_valid: float = math.inf
+    best_valid: float | None = None  # None until the first validation (JSON has no infinity)
 
 
 def packed(
@@ -213,7 +213,7 @@ class Trainer:
 
     # -- the loop ----------------------------------------------------------------------------------------------
     def run(self) -> TrainState:
-        target = self.opt.steps if self.opt.steps is not None else None
+        target = self.opt.steps
         deadline = time.monotonic() + self.opt.minutes * 60 if self.opt.minutes else None
         bar = tqdm(total=target, initial=self.state.step, desc="train", unit="step", disable=self.opt.quiet)
         autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda")
@@ -282,7 +282,8 @@ class Trainer:
             "accuracy": round(hits / max(1, slots), 4),
             "tokens": self.state.tokens,
         }
-        self.state.best_valid = min(self.state.best_valid, record["loss"])
+        best = self.state.best_valid
+        self.state.best_valid = record["loss"] if best is None else min(best, record["loss"])
         self._log(record)
         if not self.opt.quiet:
             tqdm.write(f"step {record['step']}: valid loss {record['loss']:.3f}, accuracy {record['accuracy']:.1%}")
