@@ -1,0 +1,1 @@
+((comment) @hole (#match? @hole "TODO|FIXME"))
