@@ -25,7 +25,7 @@ CASES = {
         ['panic("TODO")', "// TODO tidy"],
     ),
     "rust": (
-        "fn f() -> i32 {\n    todo!()\n}\nfn g() { unimplemented!(\"x\") }\nfn h() { println!(\"hi\") }\n",
+        'fn f() -> i32 {\n    todo!()\n}\nfn g() { unimplemented!("x") }\nfn h() { println!("hi") }\n',
         ["todo!()", 'unimplemented!("x")'],
     ),
     "java": (
