@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+import numpy as np
+
 QUERIES = Path(__file__).parent / "queries"
 
 
@@ -76,3 +78,24 @@ def parser(name: str):
     from tree_sitter import Parser
 
     return Parser(language(name))
+
+
+def captures(name: str, kind: str, text: str) -> dict[str, np.ndarray]:
+    """Parse `text` and run its `kind` query: per capture name, (n, 2) character offsets of the captured nodes.
+
+    Captures named with a leading underscore only feed the query's predicates and are left out.
+    """
+    from tree_sitter import QueryCursor
+
+    data = text.encode("utf-8")
+    tree = parser(name).parse(data)
+    found = {
+        capture: np.array([(n.start_byte, n.end_byte) for n in nodes], dtype=np.int64).reshape(-1, 2)
+        for capture, nodes in QueryCursor(query(name, kind)).captures(tree.root_node).items()
+        if not capture.startswith("_")
+    }
+    if len(data) != len(text):
+        # Byte offsets to character offsets: count the characters that start before each byte.
+        chars = np.concatenate([[0], np.cumsum(np.frombuffer(data, dtype=np.uint8) & 0xC0 != 0x80)])
+        found = {capture: chars[offsets] for capture, offsets in found.items()}
+    return found

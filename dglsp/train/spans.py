@@ -1,18 +1,17 @@
 """Where a model learns to fill: syntax-node spans found by a tree-sitter query, plus lines and random spans.
 
-The per-language rules are the query file `queries/<language>.scm` (data, not code): each capture name is a
-kind of span (body, block, statement, expression, arguments).
+The per-language rules are the query file `dglsp/syntax/queries/spans/<language>.scm` (data, not code): each
+capture name is a kind of span (body, block, statement, expression, arguments).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
 
 import numpy as np
 
-QUERIES = Path(__file__).parent / "queries"
+from ..syntax.languages import captures
+
 KINDS = ("body", "block", "statement", "expression", "arguments")
 MAX_SPAN_CHARS = 2000  # longer nodes (whole classes) cannot fit a canvas anyway
 
@@ -23,35 +22,15 @@ class Span:
     end: int
 
 
-@cache
-def _query(language: str):
-    import tree_sitter_python
-    from tree_sitter import Language, Parser, Query
-
-    if language != "python":
-        raise ValueError(f"no span query for {language!r} yet: python")
-    lang = Language(tree_sitter_python.language())
-    return Parser(lang), Query(lang, (QUERIES / f"{language}.scm").read_text(encoding="utf-8"))
-
-
 def node_spans(text: str, language: str = "python") -> np.ndarray:
-    """(n, 3) int32 rows of start char, end char, kind index: every captured node of a useful size."""
-    from tree_sitter import QueryCursor
-
-    parser, query = _query(language)
-    data = text.encode("utf-8")
-    tree = parser.parse(data)
-    rows = []
-    for name, nodes in QueryCursor(query).captures(tree.root_node).items():
-        kind = KINDS.index(name)
-        rows += [(n.start_byte, n.end_byte, kind) for n in nodes if 0 < n.end_byte - n.start_byte <= MAX_SPAN_CHARS]
-    spans = np.array(sorted(set(rows)), dtype=np.int64).reshape(-1, 3)
-    if len(data) != len(text) and len(spans):
-        # Byte offsets to character offsets: count the characters before each byte.
-        starts = np.frombuffer(data, dtype=np.uint8) & 0xC0 != 0x80
-        chars = np.concatenate([[0], np.cumsum(starts)])
-        spans[:, 0], spans[:, 1] = chars[spans[:, 0]], chars[spans[:, 1]]
-    return spans.astype(np.int32)
+    """(n, 3) int32 rows of start char, end char, kind index: every captured node of a useful size, sorted."""
+    rows = [
+        np.column_stack([offsets, np.full(len(offsets), KINDS.index(kind))])
+        for kind, offsets in captures(language, "spans", text).items()
+    ]
+    spans = np.unique(np.concatenate(rows), axis=0) if rows else np.zeros((0, 3), dtype=np.int64)
+    size = spans[:, 1] - spans[:, 0]
+    return spans[(size > 0) & (size <= MAX_SPAN_CHARS)].astype(np.int32)
 
 
 def as_lines(text: str, span: Span) -> Span:
