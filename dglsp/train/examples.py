@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ..engine.canvas import BUCKETS
+from ..engine.canvas import BUCKETS, build_canvas
 from .config import TrainConfig
 from .spans import Span, as_lines, line_span, random_span
+from .tokenizer import BOS, END_OF_FILL, PAD
 
 CHARS_PER_TOKEN = 6  # generous: text cut before tokenizing must still fill the token budget
 
@@ -91,7 +93,7 @@ class ExampleMaker:
         self.cfg = config
         self.vocab_size = vocab_size
         vocab = tokenizer.get_vocab()
-        self.bos, self.pad, self.end = vocab["<bos>"], vocab["<pad>"], vocab["<|endoffill|>"]
+        self.bos, self.pad, self.end = vocab[BOS], vocab[PAD], vocab[END_OF_FILL]
         self.buckets = np.array(sorted(config.buckets))
         self.bucket_p = np.array([config.buckets[b] for b in self.buckets]) / sum(config.buckets.values())
         self.kinds = list(config.span_kinds)
@@ -146,22 +148,14 @@ class ExampleMaker:
             middle = self.encode(text[span.start : span.end])
             if len(middle) < canvas:
                 break
-        targets, pad = self._hole(middle, canvas)
-        suffix = self._suffix(text[span.end :])
-        return Example(
-            self._prefix(text[: span.start]),
-            targets + suffix,
-            [True] * canvas + [False] * len(suffix),
-            pad + [False] * len(suffix),
-        )
+        return self._lay_out(text[: span.start], [middle], [], text[span.end :], canvas)
 
     def _continuation(self, text: str, rng: np.random.Generator, canvas: int) -> Example:
         at = int(rng.integers(len(text)))
         if rng.random() < 0.7:
             at = text.rfind("\n", 0, at) + 1
         # Wide enough that a window cut short of the file's end always holds a whole canvas.
-        targets, pad = self._hole(self.encode(text[at : at + canvas * 32]), canvas)
-        return Example(self._prefix(text[:at]), targets, [True] * canvas, pad)
+        return self._lay_out(text[:at], [self.encode(text[at : at + canvas * 32])], [], "", canvas)
 
     def _multi_hole(self, text: str, rng: np.random.Generator) -> Example | None:
         """Two or three lines near each other, each its own hole; every hole the same size, as the engine lays."""
@@ -185,22 +179,16 @@ class ExampleMaker:
         size = next((b for b in BUCKETS if b >= need), None)
         if size is None or size > max(self.buckets):
             return None
-        decoder: list[int] = []
-        free: list[bool] = []
-        pads: list[bool] = []
-        for i, middle in enumerate(middles):
-            targets, pad = self._hole(middle, size)
-            fixed = self.encode(text[spans[i].end : spans[i + 1].start]) if i + 1 < len(spans) else []
-            decoder += targets + fixed
-            free += [True] * size + [False] * len(fixed)
-            pads += pad + [False] * len(fixed)
-        suffix = self._suffix(text[spans[-1].end :])
-        return Example(
-            self._prefix(text[: spans[0].start]),
-            decoder + suffix,
-            free + [False] * len(suffix),
-            pads + [False] * len(suffix),
-        )
+        between = [text[left.end : right.start] for left, right in pairwise(spans)]
+        return self._lay_out(text[: spans[0].start], middles, between, text[spans[-1].end :], size)
+
+    def _lay_out(self, before: str, middles: list[list[int]], between: list[str], after: str, size: int) -> Example:
+        """The engine's canvas (`build_canvas`), its holes holding the middles: what a fill of this gap sees."""
+        canvas = build_canvas([size] * len(middles), [self.encode(b) for b in between], self._suffix(after))
+        tokens, pad = list(canvas.tokens), [False] * len(canvas)
+        for hole, middle in zip(canvas.holes, middles, strict=True):
+            tokens[hole.start : hole.stop], pad[hole.start : hole.stop] = self._hole(middle, size)
+        return Example(self._prefix(before), tokens, list(canvas.free), pad)
 
     def collate(self, examples: list[Example], rng: np.random.Generator, self_conditioning: bool) -> Batch:
         b = len(examples)
