@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from ..engine.types import SamplerConfig
-from .loader import DGLSP_FILE
+from .loader import DGLSP_FILE, END_OF_FILL
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,7 @@ def make_blank_model(
     vocab = len(tokenizer)
     if family == "diffusion_gemma":
         model = new_diffusion_gemma(spec, vocab, canvas_length, seed)
-        notes = {"layout": "infill", "end_of_fill": "<|endoffill|>", "trained": False}
+        notes = {"layout": "infill", "end_of_fill": END_OF_FILL, "trained": False}
     elif family == "masked":
         from transformers import BertConfig, BertForMaskedLM
 

@@ -85,7 +85,7 @@ def load_model(path: str | os.PathLike | None = None, options: LoadOptions | Non
     root = resolve_model_path(path)
     config = _read_config(root)
     _check_weights(root, options.allow_pickle)
-    notes = _read_optional_json(root / DGLSP_FILE)
+    notes = read_optional_json(root / DGLSP_FILE)
     device = pick_device(options.device)
     dtype = pick_dtype(options.dtype, device)
     kwargs = _from_pretrained_kwargs(options, device, dtype, notes)
@@ -131,7 +131,7 @@ def load_model(path: str | os.PathLike | None = None, options: LoadOptions | Non
         path=root,
         family=family,
         stop_ids=frozenset(stop_ids),
-        generation_config=_read_optional_json(root / "generation_config.json"),
+        generation_config=read_optional_json(root / "generation_config.json"),
         info={
             "family": family,
             "layout": denoiser.layout,
@@ -153,7 +153,8 @@ def _read_json(path: Path) -> dict:
         raise ModelError(f"cannot read {path}: {exc}") from exc
 
 
-def _read_optional_json(path: Path) -> dict:
+def read_optional_json(path: Path) -> dict:
+    """A model directory's optional JSON file ({} when it is not there)."""
     return _read_json(path) if path.exists() else {}
 
 

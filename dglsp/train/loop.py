@@ -23,12 +23,12 @@ from transformers import AutoTokenizer, DiffusionGemmaForBlockDiffusion, Dynamic
 
 from ..engine.types import SamplerConfig
 from ..models.blank import SIZES, new_diffusion_gemma, save_model_dir
-from ..models.loader import DGLSP_FILE
+from ..models.loader import DGLSP_FILE, read_optional_json
 from .config import CONFIGS, TrainConfig
 from .corpus import Corpus, collect, resolve_sources
 from .examples import Batch, Documents, ExampleMaker
 from .spans import node_spans
-from .tokenizer import train_tokenizer_on_texts
+from .tokenizer import END_OF_FILL, train_tokenizer_on_texts
 
 CHECKPOINT = "checkpoint"
 STATE_FILE = "trainer.pt"
@@ -180,7 +180,7 @@ class Trainer:
         if (checkpoint / STATE_FILE).exists():
             saved = torch.load(checkpoint / STATE_FILE, map_location="cpu", weights_only=True)
             config, seed, state = json.loads(saved["config"]), int(saved["seed"]), json.loads(saved["state"])
-        elif "train" in (notes := _notes(checkpoint)):
+        elif "train" in (notes := read_optional_json(checkpoint / DGLSP_FILE)):
             saved = None
             config, seed, state = notes["train"]["config"], notes["train"]["seed"], notes["train"]["state"]
         else:
@@ -324,7 +324,7 @@ class Trainer:
                     setattr(gen, key, value)
         notes = {
             "layout": "infill",
-            "end_of_fill": "<|endoffill|>",
+            "end_of_fill": END_OF_FILL,
             "trained": True,
             "steps": self.state.step,
             "tokens_seen": self.state.tokens,
@@ -339,11 +339,6 @@ class Trainer:
         record = {"time": time.strftime("%Y-%m-%dT%H:%M:%S"), **record}
         with open(self.log_path, "a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
-
-
-def _notes(model_dir: Path) -> dict:
-    path = model_dir / DGLSP_FILE
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
 
 
 def _interrupt(signum, frame) -> None:
