@@ -6,10 +6,19 @@ import argparse
 import sys
 
 from .. import __version__
-from . import bench, doctor, fill, init_model, train
+from . import bench, doctor, fill, init_model, serve, train
 from .options import CliError
 
-COMMANDS = {"fill": fill, "doctor": doctor, "init-model": init_model, "bench": bench, "train": train}
+COMMANDS = {
+    "serve": serve,
+    "fill": fill,
+    "doctor": doctor,
+    "init-model": init_model,
+    "bench": bench,
+    "train": train,
+}
+# Editors start `dglsp --stdio` (or --tcp): those mean the language server.
+SERVER_FLAGS = ("--stdio", "--tcp")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,6 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in SERVER_FLAGS:
+        argv = ["serve", *argv]
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command].run(args) or 0

@@ -48,6 +48,11 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
         "key=value,... (e.g. entropy_bound=0.3,max_steps=16), or, needing no model, oracle (the reference "
         "middles: checks the harness) and empty (fills nothing: the floor)",
     )
+    infill.add_argument(
+        "--lsp",
+        action="store_true",
+        help="fill through the real server (`dglsp --stdio`) as an editor does, timing each request end to end",
+    )
     infill.add_argument("--ar-baseline", metavar="DIR", help="also run this autoregressive FIM model")
     infill.add_argument("--max-tokens", type=int, help=f"token budget per fill (default {BUDGETS})")
     infill.add_argument("--jobs", type=int, default=2, help="test processes running at once")
@@ -97,6 +102,13 @@ def _humaneval(args: argparse.Namespace) -> int:
     model_info: dict = {}
     device = "cpu"
     diffusion = [c for c in dict.fromkeys(args.configs) if c not in MODEL_FREE]
+    if args.lsp:
+        from ..bench.lsp_filler import LspFiller
+        from ..models.loader import resolve_model_path
+
+        options = {"model": str(resolve_model_path(args.model)), "device": args.device, "dtype": args.dtype}
+        fillers.append(LspFiller("lsp", options))
+        diffusion = []
     if diffusion:
         model = load(args)
         engine = Engine(model)
@@ -120,17 +132,32 @@ def _humaneval(args: argparse.Namespace) -> int:
         ar_info, device = {"path": args.ar_baseline, "parameters": ar.parameters}, str(ar.device)
     budget = args.max_tokens or BUDGETS[args.suite]
 
-    results, summaries = run_tasks(
-        tasks, fillers, max_tokens=budget, jobs=args.jobs, timeout=args.timeout, device=device, progress=not args.quiet
-    )
+    try:
+        results, summaries = run_tasks(
+            tasks,
+            fillers,
+            max_tokens=budget,
+            jobs=args.jobs,
+            timeout=args.timeout,
+            device=device,
+            progress=not args.quiet,
+        )
+    finally:
+        for filler in fillers:
+            if filler.name == "lsp":
+                filler.close()
+    lsp = next((f for f in fillers if f.name == "lsp"), None)
+    if lsp is not None:
+        model_info = {"path": lsp.model["path"], "device": lsp.model["device"], "via": "dglsp --stdio"}
 
     out = Path(args.out or f"runs/{args.suite}-{time.strftime('%Y%m%d-%H%M%S')}")
     out.mkdir(parents=True, exist_ok=True)
-    what = (
-        f"{model_info['family']} {model_info['parameters'] / 1e6:.1f}M params, {model_info['dtype']} on {device}"
-        if model_info
-        else "no model"
-    )
+    if lsp is not None:
+        what = f"dglsp --stdio end to end, {model_info['path']} on {model_info['device']}, the server's own budgets"
+    elif model_info:
+        what = f"{model_info['family']} {model_info['parameters'] / 1e6:.1f}M params, {model_info['dtype']} on {device}"
+    else:
+        what = "no model"
     header = f"{args.suite}: {len(tasks)} tasks, {what}, budget {budget} tokens, seed {args.seed}"
     settings = {
         "suite": args.suite,

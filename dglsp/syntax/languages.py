@@ -19,21 +19,29 @@ class Grammar:
     function: str = "language"
     extensions: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()  # other LSP languageIds that mean this grammar
+    # Searched in the line before the cursor (trailing whitespace dropped): a match means a block body follows.
+    block_opener: str = r"\{$"
+    line_comment: str = "//"
+    indent: str = "    "  # the indentation unit of a document that shows none yet (gofmt indents with tabs)
 
+
+# Python opens a block with a compound statement's `:`; a bare `:` (dict literal, lambda, slice) does not.
+_PYTHON_OPENER = r"^\s*(?:async\s+)?(?:def|class|if|elif|else|for|while|try|except|finally|with|match|case)\b.*:$"
+_LUA_OPENER = r"(?:\bthen|\bdo|\belse|\brepeat|\bfunction\b[^()]*\([^()]*\))$"
 
 GRAMMARS = (
-    Grammar("python", "tree_sitter_python", extensions=(".py", ".pyi")),
+    Grammar("python", "tree_sitter_python", extensions=(".py", ".pyi"), block_opener=_PYTHON_OPENER, line_comment="#"),
     Grammar(
         "javascript", "tree_sitter_javascript", extensions=(".js", ".mjs", ".cjs", ".jsx"), aliases=("javascriptreact",)
     ),
     Grammar("typescript", "tree_sitter_typescript", "language_typescript", (".ts", ".mts", ".cts")),
     Grammar("tsx", "tree_sitter_typescript", "language_tsx", (".tsx",), aliases=("typescriptreact",)),
-    Grammar("go", "tree_sitter_go", extensions=(".go",)),
+    Grammar("go", "tree_sitter_go", extensions=(".go",), indent="\t"),
     Grammar("rust", "tree_sitter_rust", extensions=(".rs",)),
     Grammar("java", "tree_sitter_java", extensions=(".java",)),
     Grammar("c", "tree_sitter_c", extensions=(".c", ".h")),
     Grammar("cpp", "tree_sitter_cpp", extensions=(".cc", ".cpp", ".cxx", ".hpp", ".hh", ".hxx")),
-    Grammar("lua", "tree_sitter_lua", extensions=(".lua",)),
+    Grammar("lua", "tree_sitter_lua", extensions=(".lua",), block_opener=_LUA_OPENER, line_comment="--"),
 )
 _BY_ID = {name: g for g in GRAMMARS for name in (g.name, *g.aliases)}
 _BY_EXTENSION = {ext: g for g in GRAMMARS for ext in g.extensions}
@@ -50,6 +58,11 @@ def grammar_for(language_id: str | None = None, path: str | None = None) -> Gram
     if path and Path(path).suffix.lower() in _BY_EXTENSION:
         return _BY_EXTENSION[Path(path).suffix.lower()]
     raise UnknownLanguage(f"no grammar for language {language_id!r} (file {path!r}): {', '.join(sorted(_BY_ID))}")
+
+
+def find_grammar(language_id: str | None) -> Grammar | None:
+    """The grammar of an LSP languageId, or None for plain text (None, or an id no grammar here knows)."""
+    return _BY_ID.get(language_id) if language_id else None
 
 
 @cache
@@ -80,15 +93,17 @@ def parser(name: str):
     return Parser(language(name))
 
 
-def captures(name: str, kind: str, text: str) -> dict[str, np.ndarray]:
-    """Parse `text` and run its `kind` query: per capture name, (n, 2) character offsets of the captured nodes.
+def captures(name: str, kind: str, text: str, tree=None) -> dict[str, np.ndarray]:
+    """Run the `kind` query over `text` (parsed here unless its `tree` is given): per capture name, (n, 2) character
+    offsets of the captured nodes.
 
     Captures named with a leading underscore only feed the query's predicates and are left out.
     """
     from tree_sitter import QueryCursor
 
     data = text.encode("utf-8")
-    tree = parser(name).parse(data)
+    if tree is None:
+        tree = parser(name).parse(data)
     found = {
         capture: np.array([(n.start_byte, n.end_byte) for n in nodes], dtype=np.int64).reshape(-1, 2)
         for capture, nodes in QueryCursor(query(name, kind)).captures(tree.root_node).items()

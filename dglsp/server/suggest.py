@@ -1,0 +1,133 @@
+"""One suggestion at the cursor, shared by inline completion and the completion fallback.
+
+The plan (gap, cache) runs on the event loop; the fill runs on the model's worker. An automatic request waits
+out the debounce and is dropped when a newer one for the same document arrives; a request whose document
+changed while the model worked is dropped too, since its positions no longer point where they did.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+
+from lsprotocol import types
+from pygls.exceptions import JsonRpcInvalidParams
+
+from ..syntax.gap import find_gap
+from .app import DglspServer
+from .documents import Document, UnknownDocument
+from .fills import fill_gap
+from .model_host import ModelUnavailable
+from .positions import PositionError
+from .scheduler import Cancelled
+
+log = logging.getLogger("dglsp")
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    start: int  # the document range the text replaces: the cursor (or a selected completion), and past
+    end: int  # any auto-closed characters after it so they are not doubled
+    text: str
+    fill: str  # what the model added
+
+
+def document(ls: DglspServer, uri: str) -> Document:
+    try:
+        return ls.documents.get(uri)
+    except UnknownDocument as exc:
+        raise JsonRpcInvalidParams(str(exc)) from None
+
+
+def offset(ls: DglspServer, doc: Document, position: types.Position) -> int:
+    try:
+        return doc.offset(position, ls.encoding)
+    except PositionError as exc:
+        raise JsonRpcInvalidParams(f"{doc.uri}: {exc}") from None
+
+
+async def suggest(
+    ls: DglspServer,
+    feature: str,
+    uri: str,
+    position: types.Position,
+    *,
+    invoked: bool,
+    selected: types.SelectedCompletionInfo | None = None,
+) -> Suggestion | None:
+    start_time = time.perf_counter()
+    doc = document(ls, uri)
+    cursor = offset(ls, doc, position)
+    settings, version = ls.settings, doc.version
+
+    def done(outcome: str, result: Suggestion | None = None) -> Suggestion | None:
+        ls.stats.record(feature, (time.perf_counter() - start_time) * 1000, outcome)
+        return result
+
+    if not settings.language_on(doc.language_id):
+        return done("disabled")
+    text, tree, head, start, end = doc.text, doc.tree(), "", cursor, cursor
+    if selected is not None:
+        # Fill after the completion the popup has selected, as if it were already inserted (LSP 3.18).
+        start, end = offset(ls, doc, selected.range.start), offset(ls, doc, selected.range.end)
+        text, head, tree = text[:start] + selected.text + text[end:], selected.text, None
+        cursor = start + len(head)
+    gap = find_gap(
+        text,
+        cursor,
+        doc.grammar,
+        tree=tree.copy() if tree else None,
+        invoked=invoked,
+        multiline=settings.multiline,
+        line_tokens=settings.line_tokens,
+        block_tokens=settings.max_tokens,
+        context_chars=ls.context_chars,
+    )
+    if gap.kind == "none":
+        log.debug("no gap at %s:%d (%s)", uri, cursor, gap.reason)
+        return done("empty")
+
+    seq = ls.next_request(uri)
+    if not invoked and settings.debounce_ms:
+        await asyncio.sleep(settings.debounce_ms / 1000)
+        if ls.latest_request(uri) != seq:
+            return done("superseded")
+
+    scope = (
+        ls.host.status.generation,
+        tuple(sorted(settings.sampler.items())),
+        gap.kind,
+        gap.max_tokens,
+        settings.parse_trim,
+    )
+    fill = ls.cache.get(scope, gap.prefix, gap.suffix)
+    outcome = "cached"
+    if fill is None:
+        grammar = doc.grammar
+        job = ls.worker.submit(lambda cancel: fill_gap(ls.host.require(), text, gap, grammar, settings, cancel), uri)
+        try:
+            fill = await asyncio.wrap_future(job.future)
+        except asyncio.CancelledError:
+            job.cancel()
+            done("cancelled")
+            raise
+        except Cancelled:
+            return done("superseded")
+        except ModelUnavailable as exc:
+            ls.tell_once("warning", f"dglsp: no completions: {exc}")
+            return done("no-model")
+        except Exception as exc:  # e.g. out of memory on a GPU: say so, answer empty, stay up
+            log.exception("fill failed")
+            ls.tell("error", f"dglsp: the fill failed: {type(exc).__name__}: {exc}")
+            return done("error")
+        ls.cache.put(scope, gap.prefix, gap.suffix, fill)
+        outcome = "served"
+    if ls.documents.get_or_none(uri) is not doc or doc.version != version:
+        return done("stale")
+    if not fill:
+        return done("empty")
+    # The fill replaces the cursor..gap.end span (auto-closed characters it ends with again), in the document's
+    # own offsets: a selected completion's text is not in the buffer yet.
+    return done(outcome, Suggestion(start, end + (gap.end - cursor), head + fill, fill))

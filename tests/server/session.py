@@ -1,0 +1,84 @@
+"""Helpers for end-to-end tests: the real `dglsp --stdio` in a subprocess, driven by pytest-lsp's client."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+from lsprotocol import types
+from pytest_lsp import LanguageClient, client_capabilities, make_test_lsp_client
+
+# Raw fills: a random-weight model's fills rarely parse, and these tests check the protocol, not the model.
+RAW = {"parseTrim": False, "debounceMs": 0}
+
+
+def capabilities(**overrides) -> types.ClientCapabilities:
+    caps = client_capabilities("neovim")
+    caps.window = types.WindowClientCapabilities(work_done_progress=True)
+    caps.text_document.inline_completion = types.InlineCompletionClientCapabilities()
+    caps.text_document.code_action.resolve_support = types.ClientCodeActionResolveOptions(properties=["edit"])
+    for name, value in overrides.items():
+        setattr(caps, name, value)
+    return caps
+
+
+async def start(root: Path, options: dict, caps: types.ClientCapabilities | None = None) -> LanguageClient:
+    client = make_test_lsp_client()
+    await client.start_io(sys.executable, "-m", "dglsp", "--stdio")
+    client.init_result = await client.initialize_session(
+        types.InitializeParams(
+            capabilities=caps or capabilities(),
+            root_uri=root.as_uri(),
+            workspace_folders=[types.WorkspaceFolder(uri=root.as_uri(), name="ws")],
+            initialization_options=options,
+        )
+    )
+    return client
+
+
+async def stop(client: LanguageClient) -> None:
+    await client.shutdown_session()
+    await client.stop()
+
+
+async def wait_for(predicate, timeout: float = 60.0, what: str = "condition"):
+    for _ in range(int(timeout / 0.05)):
+        value = predicate()
+        if value:
+            return value
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def plain(value):
+    """Custom requests come back as named tuples: dicts and lists again."""
+    if hasattr(value, "_asdict"):
+        return {k: plain(v) for k, v in value._asdict().items()}
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value
+
+
+async def stats(client: LanguageClient) -> dict:
+    return plain(await client.protocol.send_request_async("dglsp/stats", {}))
+
+
+async def model_ready(client: LanguageClient) -> str:
+    async def state():
+        return (await stats(client))["model"]["state"]
+
+    for _ in range(1200):
+        current = await state()
+        if current in ("ready", "error"):
+            return current
+        await asyncio.sleep(0.05)
+    raise AssertionError("the model never finished loading")
+
+
+def open_doc(client: LanguageClient, path: Path, text: str, language: str, version: int = 1) -> str:
+    uri = path.as_uri()
+    client.text_document_did_open(types.DidOpenTextDocumentParams(types.TextDocumentItem(uri, language, version, text)))
+    return uri
