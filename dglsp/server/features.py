@@ -146,7 +146,7 @@ def register(ls: DglspServer) -> None:
     @ls.command(ACCEPTED)
     def on_accepted(ls: DglspServer, info: dict | None = None) -> None:
         feature = info.get("feature", "inline") if isinstance(info, dict) else "inline"
-        ls.stats.count(f"{feature}.accepted")
+        ls.stats.count(feature, "accepted")
 
     @ls.command(TOGGLE)
     def toggle(ls: DglspServer, *_args: Any) -> dict:

@@ -12,16 +12,16 @@ WINDOW = 1000  # latencies kept per feature
 class Stats:
     def __init__(self) -> None:
         self.latency: dict[str, deque[float]] = defaultdict(lambda: deque(maxlen=WINDOW))
-        self.counts: Counter[str] = Counter()
+        self.counts: dict[str, Counter[str]] = defaultdict(Counter)
 
     def record(self, feature: str, ms: float, outcome: str) -> None:
-        """`outcome`: served, empty, cached, cancelled, superseded, stale, error, no-model."""
-        self.counts[f"{feature}.{outcome}"] += 1
+        """`outcome`: served, empty, cached, cancelled, superseded, stale, error, no_model, disabled."""
+        self.count(feature, outcome)
         if outcome in ("served", "empty", "cached"):
             self.latency[feature].append(ms)
 
-    def count(self, name: str) -> None:
-        self.counts[name] += 1
+    def count(self, feature: str, outcome: str) -> None:
+        self.counts[feature][outcome] += 1
 
     def snapshot(self) -> dict:
         features = {}
@@ -34,4 +34,4 @@ class Stats:
                     "p95_ms": round(p95, 1),
                     "max_ms": round(max(values), 1),
                 }
-        return {"latency": features, "counts": dict(sorted(self.counts.items()))}
+        return {"latency": features, "counts": {feature: dict(c) for feature, c in sorted(self.counts.items())}}

@@ -117,7 +117,7 @@ async def suggest(
             return done("superseded")
         except ModelUnavailable as exc:
             ls.tell_once("warning", f"dglsp: no completions: {exc}")
-            return done("no-model")
+            return done("no_model")
         except Exception as exc:  # e.g. out of memory on a GPU: say so, answer empty, stay up
             log.exception("fill failed")
             ls.tell("error", f"dglsp: the fill failed: {type(exc).__name__}: {exc}")

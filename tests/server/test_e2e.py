@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from lsprotocol import types
-from session import capabilities, model_ready, open_doc, start, stop
+from pygls.exceptions import JsonRpcException
+from session import RAW, capabilities, model_ready, open_doc, start, stats, stop
 
 CURSOR = "█"
 SOURCES = {
@@ -69,3 +72,96 @@ async def test_inline_completion_fills_at_the_cursor_on_one_line(served, tmp_pat
     assert item.range.start == item.range.end == position_of(text, cursor)
     assert item.insert_text and "\n" not in item.insert_text
     assert item.command.command == "dglsp.accepted"
+
+
+async def test_auto_closed_characters_are_covered_by_the_item_and_not_doubled(served, tmp_path):
+    text, cursor = marked('def f(x):\n    print(█)\n')
+    uri = open_doc(served, tmp_path / "c.py", text, "python")
+    item = (await served.text_document_inline_completion_async(inline_params(uri, position_of(text, cursor)))).items[0]
+    assert item.range.start == position_of(text, cursor)
+    assert item.range.end == position_of(text, cursor + 1)  # over the `)` the editor closed for the user
+    assert item.insert_text.endswith(")") and item.insert_text.count(")") >= 1
+
+
+async def test_utf16_positions_on_non_ascii_lines(served, tmp_path):
+    text, cursor = marked('s = "😋é"; t = █\n')
+    uri = open_doc(served, tmp_path / "u.py", text, "python")
+    utf16 = types.Position(0, len(text[:cursor].encode("utf-16-le")) // 2)
+    item = (await served.text_document_inline_completion_async(inline_params(uri, utf16))).items[0]
+    assert item.range.start == utf16 and utf16.character == cursor + 1  # 😋 is two utf-16 units
+
+
+async def test_completion_fallback_carries_the_fill_as_a_text_edit(served, tmp_path):
+    text, cursor = marked("def area(r):\n    return math.pi█\n")
+    uri = open_doc(served, tmp_path / "f.py", text, "python")
+    result = await served.text_document_completion_async(
+        types.CompletionParams(types.TextDocumentIdentifier(uri), position_of(text, cursor))
+    )
+    (item,) = result.items
+    assert result.is_incomplete
+    edit = item.text_edit
+    # The edit starts at the word being typed (`pi`), so the client's filter keeps the item as the user types.
+    assert edit.range.start == position_of(text, cursor - 2) and edit.range.end == position_of(text, cursor)
+    assert edit.new_text.startswith("pi") and len(edit.new_text) > 2
+
+
+async def test_bad_positions_and_unknown_documents_are_errors_and_the_server_stays_up(served, tmp_path):
+    text = "x = 1\n"
+    uri = open_doc(served, tmp_path / "b.py", text, "python")
+    for position in (types.Position(7, 0), types.Position(0, 99)):
+        with pytest.raises(JsonRpcException, match="past the end"):
+            await served.text_document_inline_completion_async(inline_params(uri, position))
+    with pytest.raises(JsonRpcException, match="not open"):
+        await served.text_document_inline_completion_async(inline_params(uri + "x", types.Position(0, 0)))
+    result = await served.text_document_inline_completion_async(inline_params(uri, types.Position(1, 0)))
+    assert isinstance(result, types.InlineCompletionList)
+
+
+async def test_a_cancelled_request_returns_promptly_and_the_next_one_works(tmp_path, dg_dir):
+    # A random model never converges, so with 100000 steps only cancellation ends the fill.
+    client = await start(tmp_path, {"model": str(dg_dir), **RAW, "sampler": {"maxSteps": 100000}})
+    try:
+        assert await model_ready(client) == "ready"
+        text, cursor = marked("def f(x):\n    return █\n")
+        uri = open_doc(client, tmp_path / "k.py", text, "python")
+        params = inline_params(uri, position_of(text, cursor))
+        task = asyncio.ensure_future(
+            client.protocol.send_request_async(types.TEXT_DOCUMENT_INLINE_COMPLETION, params, msg_id="slow-1")
+        )
+        await asyncio.sleep(1.0)
+        begin = asyncio.get_running_loop().time()
+        client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id="slow-1"))
+        with pytest.raises(JsonRpcException) as cancelled:
+            await asyncio.wait_for(task, 5)
+        assert cancelled.value.code == types.LSPErrorCodes.RequestCancelled
+        assert asyncio.get_running_loop().time() - begin < 2  # the fill stopped between denoising steps
+        client.workspace_did_change_configuration(
+            types.DidChangeConfigurationParams(settings={"model": str(dg_dir), **RAW, "sampler": {"maxSteps": 4}})
+        )
+        result = await client.text_document_inline_completion_async(inline_params(uri, position_of(text, cursor)))
+        assert len(result.items) == 1
+        counts = (await stats(client))["counts"]
+        assert counts["inline"]["cancelled"] == 1
+    finally:
+        await stop(client)
+
+
+async def test_a_newer_request_for_the_same_document_supersedes_the_older(tmp_path, dg_dir):
+    client = await start(tmp_path, {"model": str(dg_dir), **RAW, "sampler": {"maxSteps": 100000}})
+    try:
+        assert await model_ready(client) == "ready"
+        text, cursor = marked("def f(x):\n    return █\n")
+        uri = open_doc(client, tmp_path / "s.py", text, "python")
+        params = inline_params(uri, position_of(text, cursor))
+        older = asyncio.ensure_future(client.text_document_inline_completion_async(params))
+        await asyncio.sleep(1.0)
+        # Neovim 0.12 sends the next request without cancelling the last: the server must drop it itself.
+        client.workspace_did_change_configuration(
+            types.DidChangeConfigurationParams(settings={"model": str(dg_dir), **RAW, "sampler": {"maxSteps": 4}})
+        )
+        newer = await client.text_document_inline_completion_async(params)
+        assert len((await asyncio.wait_for(older, 10)).items) == 0
+        assert len(newer.items) == 1
+        assert (await stats(client))["counts"]["inline"]["superseded"] == 1
+    finally:
+        await stop(client)
