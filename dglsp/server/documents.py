@@ -81,9 +81,13 @@ class Documents:
         except UnknownLanguage:
             grammar = None
         doc = Document(item.uri, item.language_id, item.version, item.text, grammar)
-        if grammar is not None:
-            doc.syntax = SyntaxTree(grammar, item.text)
         self._open[item.uri] = doc
+        if grammar is not None:
+            try:
+                doc.syntax = SyntaxTree(grammar, item.text)
+            except UnknownLanguage:  # its grammar wheel is missing: plain-text rules, and the caller says why
+                doc.grammar = None
+                raise
         return doc
 
     def change(

@@ -12,6 +12,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcContentModified, JsonRpcInvalidParams
 
 from .. import __version__
+from ..syntax.languages import UnknownLanguage
 from .app import DglspServer
 from .documents import Document, UnknownDocument
 from .fills import ActionPlan, Edit, plan_actions, run_action
@@ -48,12 +49,15 @@ def register(ls: DglspServer) -> None:
     def did_open(ls: DglspServer, params: types.DidOpenTextDocumentParams) -> None:
         try:
             ls.documents.open(params.text_document)
+        except UnknownLanguage as exc:
+            ls.tell_once("warning", f"dglsp: {exc}; plain-text rules for {params.text_document.language_id}")
         except ValueError as exc:
             ls.tell("warning", f"dglsp: {exc}")
 
     @ls.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: DglspServer, params: types.DidChangeTextDocumentParams) -> None:
         doc = params.text_document
+        ls.worker.cancel(doc.uri)  # a fill for the old text could only be dropped as stale when it ends
         try:
             ls.documents.change(doc.uri, doc.version, list(params.content_changes), ls.encoding)
         except (UnknownDocument, ValueError) as exc:
@@ -111,20 +115,21 @@ def register(ls: DglspServer) -> None:
         types.TEXT_DOCUMENT_CODE_ACTION,
         types.CodeActionOptions(code_action_kinds=[ACTION_KIND], resolve_provider=True),
     )
-    def code_action(ls: DglspServer, params: types.CodeActionParams) -> list[types.CodeAction]:
+    def code_action(ls: DglspServer, params: types.CodeActionParams) -> list[types.CodeAction | types.Command]:
         doc = document(ls, params.text_document.uri)
         if not ls.settings.language_on(doc.language_id):
             return []
         start, end = offset(ls, doc, params.range.start), offset(ls, doc, params.range.end)
-        plans = plan_actions(doc.text, start, max(start, end), doc.grammar, doc.tree(), ls.settings, ls.context_chars)
+        end = max(start, end)
+        plans = plan_actions(doc.text, start, end, doc.grammar, doc.tree(), ls.settings, ls.context_chars)
         lazy = _resolves_edits(ls)
-        actions = []
+        actions: list[types.CodeAction | types.Command] = []
         for plan in plans:
-            data = {"uri": doc.uri, "version": doc.version, "kind": plan.kind, "start": start, "end": max(start, end)}
-            action = types.CodeAction(title=plan.title, kind=ACTION_KIND, data=data)
-            if not lazy:  # a client that cannot resolve runs a command instead, which applies the edit itself
-                action.command = types.Command(plan.title, RUN_ACTION, [data])
-            actions.append(action)
+            data = {"uri": doc.uri, "version": doc.version, "kind": plan.kind, "start": start, "end": end}
+            if lazy:
+                actions.append(types.CodeAction(title=plan.title, kind=ACTION_KIND, data=data))
+            else:  # a plain command, which every client runs; the server then applies the edit itself
+                actions.append(types.Command(plan.title, RUN_ACTION, arguments=[data]))
         return actions
 
     @ls.feature(types.CODE_ACTION_RESOLVE)

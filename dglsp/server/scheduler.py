@@ -54,6 +54,13 @@ class Worker:
             self._lock.notify()
         return job
 
+    def cancel(self, key: str) -> None:
+        """Stop the job for `key`, if any: e.g. its document changed and its answer could only be stale."""
+        with self._lock:
+            job = self._latest.get(key)
+        if job is not None:
+            job.cancel()
+
     @property
     def pending(self) -> int:
         with self._lock:

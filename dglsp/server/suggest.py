@@ -114,7 +114,7 @@ async def suggest(
             done("cancelled")
             raise
         except Cancelled:
-            return done("superseded")
+            return done("stale" if doc.version != version else "superseded")
         except ModelUnavailable as exc:
             ls.tell_once("warning", f"dglsp: no completions: {exc}")
             return done("no_model")

@@ -146,3 +146,22 @@ def test_engine_speed_prints_its_table_and_writes_json(dg_dir, tmp_path, capsys)
     data = json.loads((tmp_path / "engine-speed.json").read_text())
     assert code == 0 and "decoder step, canvas 16 + suffix" in text
     assert data["rows"]["decoder step, canvas 16 + suffix"] > 0
+
+
+def test_lsp_mode_fills_through_the_real_server_and_times_each_request(dg_dir, tmp_path, capsys):
+    out = tmp_path / "lsp"
+    code, text, _ = run_bench(
+        capsys,
+        "--suite", "humaneval-single", "--model", str(dg_dir), "--limit", "3", "--lsp", "--configs", "oracle",
+        "--out", str(out), "--quiet",
+    )  # fmt: skip
+    assert code == 0
+    rows = table_rows(text)
+    assert list(rows) == ["oracle", "lsp"]
+    assert "dglsp --stdio end to end" in text
+    data = json.loads((out / "results.json").read_text())
+    lsp = [r for r in data["results"] if r["config"] == "lsp"]
+    assert len(lsp) == 3 and all(r["ms"] > 0 for r in lsp)
+    assert all(r["stop"] in ("served", "empty") for r in lsp)
+    # Each fill is what the server answered on the task's line: one line, indented like the reference line.
+    assert all(r["fill"].endswith("\n") and r["fill"].count("\n") == 1 for r in lsp)

@@ -75,7 +75,7 @@ async def test_inline_completion_fills_at_the_cursor_on_one_line(served, tmp_pat
 
 
 async def test_auto_closed_characters_are_covered_by_the_item_and_not_doubled(served, tmp_path):
-    text, cursor = marked('def f(x):\n    print(█)\n')
+    text, cursor = marked("def f(x):\n    print(█)\n")
     uri = open_doc(served, tmp_path / "c.py", text, "python")
     item = (await served.text_document_inline_completion_async(inline_params(uri, position_of(text, cursor)))).items[0]
     assert item.range.start == position_of(text, cursor)
@@ -163,5 +163,173 @@ async def test_a_newer_request_for_the_same_document_supersedes_the_older(tmp_pa
         assert len((await asyncio.wait_for(older, 10)).items) == 0
         assert len(newer.items) == 1
         assert (await stats(client))["counts"]["inline"]["superseded"] == 1
+    finally:
+        await stop(client)
+
+
+def whole_edit(action: types.CodeAction, uri: str, version: int) -> list[types.TextEdit]:
+    (change,) = action.edit.document_changes
+    assert change.text_document.uri == uri and change.text_document.version == version
+    return list(change.edits)
+
+
+async def actions_at(client, uri: str, start: types.Position, end: types.Position) -> dict[str, types.CodeAction]:
+    listed = await client.text_document_code_action_async(
+        types.CodeActionParams(types.TextDocumentIdentifier(uri), types.Range(start, end), types.CodeActionContext([]))
+    )
+    assert all(getattr(a, "edit", None) is None for a in listed)  # listing is cheap: the model runs later
+    return {a.title.split(":")[1].strip().split(" ")[0]: a for a in listed}
+
+
+async def test_code_actions_resolve_to_versioned_edits_that_keep_the_rest_of_the_file(served, tmp_path):
+    text = (
+        'def area(r):\n    """Area of a circle."""\n    pass\n\n\n'
+        "def two(x):\n    y = ...\n    # TODO: double it\n    return y\n"
+    )
+    uri = open_doc(served, tmp_path / "h.py", text, "python", version=7)
+    inside_area, inside_two = position_of(text, text.index("pass")), position_of(text, text.index("y = "))
+    found = await actions_at(served, uri, inside_area, inside_area)
+    assert {"Complete", "Fill"} <= set(found)
+    body = await served.code_action_resolve_async(found["Complete"])
+    (edit,) = whole_edit(body, uri, 7)
+    after = apply(text, edit)
+    assert after.startswith('def area(r):\n    """Area of a circle."""\n') and after.endswith(
+        text[text.index("\n\n\ndef two") :]
+    )
+
+    holes = (await actions_at(served, uri, inside_two, inside_two))["Fill"]
+    assert holes.title == "dglsp: Fill 2 holes"
+    edits = whole_edit(await served.code_action_resolve_async(holes), uri, 7)
+    replaced = {(e.range.start.line, e.range.start.character, e.range.end.character) for e in edits}
+    assert replaced <= {(6, 8, 11), (7, 4, 21)}  # `...` and the TODO comment, nothing else
+
+    line = text.index("return y")
+    rewrite = (await actions_at(served, uri, position_of(text, line), position_of(text, line + 8)))["Rewrite"]
+    (edit,) = whole_edit(await served.code_action_resolve_async(rewrite), uri, 7)
+    assert (edit.range.start, edit.range.end) == (position_of(text, line), position_of(text, line + 8))
+
+
+async def test_an_action_listed_before_an_edit_is_refused_after_it(served, tmp_path):
+    text = "def area(r):\n    pass\n"
+    uri = open_doc(served, tmp_path / "v.py", text, "python", version=1)
+    action = (await actions_at(served, uri, position_of(text, 17), position_of(text, 17)))["Complete"]
+    served.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+            [
+                types.TextDocumentContentChangePartial(
+                    range=types.Range(position_of(text, len(text)), position_of(text, len(text))), text="x = 1\n"
+                )
+            ],
+        )
+    )
+    with pytest.raises(JsonRpcException) as refused:
+        await served.code_action_resolve_async(action)
+    assert refused.value.code == types.LSPErrorCodes.ContentModified
+
+
+async def test_a_client_without_resolve_gets_a_command_and_an_applied_edit(tmp_path, dg_dir):
+    caps = capabilities()
+    caps.text_document.code_action.resolve_support = None
+    applied: list[types.ApplyWorkspaceEditParams] = []
+    client = await start(tmp_path, {"model": str(dg_dir), **RAW}, caps)
+
+    @client.feature(types.WORKSPACE_APPLY_EDIT)
+    def apply_edit(params: types.ApplyWorkspaceEditParams):
+        applied.append(params)
+        return types.ApplyWorkspaceEditResult(applied=True)
+
+    try:
+        assert await model_ready(client) == "ready"
+        text = "def area(r):\n    pass\n"
+        uri = open_doc(client, tmp_path / "n.py", text, "python", version=3)
+        action = (await actions_at(client, uri, position_of(text, 17), position_of(text, 17)))["Complete"]
+        assert isinstance(action, types.Command) and action.command == "dglsp.runAction"
+        result = await client.workspace_execute_command_async(
+            types.ExecuteCommandParams(action.command, action.arguments)
+        )
+        if applied:  # the server sent workspace/applyEdit, for the version the action was listed for
+            assert plain_result(result) == {"applied": True}
+            (change,) = applied[0].edit.document_changes
+            assert change.text_document.version == 3
+        else:  # a random model may fill nothing: then no edit is sent and the user is told why
+            assert plain_result(result) == {"applied": False}
+            assert any("nothing" in m.message for m in client.messages)
+    finally:
+        await stop(client)
+
+
+def plain_result(value):
+    return value._asdict() if hasattr(value, "_asdict") else value
+
+
+async def test_dglsp_toml_is_watched_and_a_bad_one_keeps_the_last_good_settings(served, tmp_path):
+    (tmp_path / "dglsp.toml").write_text("debounce_ms = 33\nmultiline = 'never'\n")
+    await wait_for_setting(served, "multiline", "never")
+    assert (await stats(served))["settings"]["debounce_ms"] == 0  # the editor's own setting wins over the file
+    (tmp_path / "dglsp.toml").write_text("multiline = 'sometimes'\n")
+    for _ in range(100):
+        if any("sometimes" in m.message for m in served.messages):
+            break
+        await asyncio.sleep(0.1)
+    assert any(m.type == types.MessageType.Error and "multiline" in m.message for m in served.messages)
+    assert (await stats(served))["settings"]["multiline"] == "never"
+    (tmp_path / "dglsp.toml").write_text("trust_remote_code = true\n")
+    for _ in range(100):
+        if any("trust_remote_code" in m.message for m in served.messages):
+            break
+        await asyncio.sleep(0.1)
+    assert (await stats(served))["settings"]["trust_remote_code"] is False
+
+
+async def wait_for_setting(client, key: str, value) -> None:
+    for _ in range(100):
+        if (await stats(client))["settings"][key] == value:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{key} never became {value!r}")
+
+
+async def test_a_missing_model_is_reported_then_a_fixed_setting_recovers(tmp_path, dg_dir):
+    client = await start(tmp_path, {"model": str(tmp_path / "no-such-model"), **RAW})
+    try:
+        assert await model_ready(client) == "error"
+        assert any(m.type == types.MessageType.Error and "no-such-model" in m.message for m in client.messages)
+        text, cursor = marked("x = █\n")
+        uri = open_doc(client, tmp_path / "m.py", text, "python")
+        empty = await client.text_document_inline_completion_async(inline_params(uri, position_of(text, cursor)))
+        assert len(empty.items) == 0
+        assert (await stats(client))["counts"]["inline"] == {"no_model": 1}
+        client.workspace_did_change_configuration(
+            types.DidChangeConfigurationParams(settings={"dglsp": {"model": str(dg_dir), **RAW}})
+        )
+        assert await model_ready(client) == "ready"
+        result = await client.text_document_inline_completion_async(inline_params(uri, position_of(text, cursor)))
+        assert isinstance(result, types.InlineCompletionList)
+        counts = (await stats(client))["counts"]["inline"]
+        assert counts["no_model"] == 1 and counts.get("served", 0) + counts.get("empty", 0) == 1  # the model ran
+    finally:
+        await stop(client)
+
+
+async def test_an_edit_while_the_model_works_drops_the_stale_answer_at_once(tmp_path, dg_dir):
+    client = await start(tmp_path, {"model": str(dg_dir), **RAW, "sampler": {"maxSteps": 100000}})
+    try:
+        assert await model_ready(client) == "ready"
+        text, cursor = marked("def f(x):\n    return █\n")
+        uri = open_doc(client, tmp_path / "e.py", text, "python")
+        pending = asyncio.ensure_future(
+            client.text_document_inline_completion_async(inline_params(uri, position_of(text, cursor)))
+        )
+        await asyncio.sleep(1.0)
+        at = position_of(text, cursor)
+        client.text_document_did_change(
+            types.DidChangeTextDocumentParams(
+                types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+                [types.TextDocumentContentChangePartial(range=types.Range(at, at), text="x")],
+            )
+        )
+        assert len((await asyncio.wait_for(pending, 5)).items) == 0
+        assert (await stats(client))["counts"]["inline"] == {"stale": 1}
     finally:
         await stop(client)
