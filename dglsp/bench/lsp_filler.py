@@ -49,7 +49,7 @@ class LspFiller:
     client: LanguageClient | None = None
     loop: asyncio.AbstractEventLoop = field(default_factory=asyncio.new_event_loop)
     opened: int = 0
-    model: dict = field(default_factory=dict)
+    model: dict = field(default_factory=dict)  # the server's model state, from dglsp/stats
 
     def prepare(self) -> None:
         if self.client is None:
@@ -57,6 +57,9 @@ class LspFiller:
 
     async def _start(self) -> None:
         self.client = LanguageClient("dglsp-bench", "1")
+        messages: list[str] = []
+        self.client.feature(types.WINDOW_LOG_MESSAGE)(lambda params: None)
+        self.client.feature(types.WINDOW_SHOW_MESSAGE)(lambda params: messages.append(params.message))
         await self.client.start_io(*self.command)
         caps = types.ClientCapabilities(
             general=types.GeneralClientCapabilities(position_encodings=[types.PositionEncodingKind.Utf32]),
@@ -71,14 +74,12 @@ class LspFiller:
         deadline = time.monotonic() + LOAD_TIMEOUT_S
         while time.monotonic() < deadline:
             stats = await self.client.protocol.send_request_async("dglsp/stats", {})
-            model = stats["model"] if isinstance(stats, dict) else stats.model
-            state = model["state"] if isinstance(model, dict) else model.state
-            if state in ("ready", "error"):
+            self.model = stats.model._asdict()  # custom requests come back as named tuples
+            if self.model["state"] in ("ready", "error"):
                 break
             await asyncio.sleep(0.1)
-        if state != "ready":
-            raise RuntimeError(f"the server's model did not load: {model}")
-        self.model = model if isinstance(model, dict) else vars(model)
+        if self.model["state"] != "ready":
+            raise RuntimeError(f"the server's model did not load: {self.model.get('error')} {messages}")
 
     def fill(self, task: InfillTask, max_tokens: int) -> Attempt:
         return self.loop.run_until_complete(self._fill(task))

@@ -160,7 +160,7 @@ def test_lsp_mode_fills_through_the_real_server_and_times_each_request(dg_dir, t
     assert list(rows) == ["oracle", "lsp"]
     assert "dglsp --stdio end to end" in text
     data = json.loads((out / "results.json").read_text())
-    lsp = [r for r in data["results"] if r["config"] == "lsp"]
+    lsp = [r for r in data["tasks"] if r["config"] == "lsp"]
     assert len(lsp) == 3 and all(r["ms"] > 0 for r in lsp)
     assert all(r["stop"] in ("served", "empty") for r in lsp)
     # Each fill is what the server answered on the task's line: one line, indented like the reference line.
