@@ -63,7 +63,7 @@ def plan_actions(
     if grammar is None:
         return plans
     span = enclosing_definition(text, start, grammar, tree=tree) or (0, len(text))
-    holes = tuple(find_holes(text, grammar, *span, tree=tree))
+    holes = tuple(h for h in find_holes(text, grammar, *span, tree=tree) if not _trailing_comment(text, h))
     if holes:
         title = f"dglsp: Fill {len(holes)} hole{'s' * (len(holes) > 1)}"
         plans.append(ActionPlan("holes", title, holes=holes))
@@ -71,6 +71,12 @@ def plan_actions(
     if body is not None:
         plans.append(ActionPlan("body", "dglsp: Complete body", body))
     return plans
+
+
+def _trailing_comment(text: str, hole: Hole) -> bool:
+    """A TODO comment after code on its line (`x = 1  # TODO`): replacing it with code would break that line."""
+    before = text[text.rfind("\n", 0, hole.start) + 1 : hole.start]
+    return bool(before.strip()) and hole.text.startswith(("#", "//", "/*", "--"))
 
 
 def _capped(gap: Gap, settings: Settings) -> Gap:

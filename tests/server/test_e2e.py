@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 
 import pytest
 from lsprotocol import types
@@ -333,3 +334,29 @@ async def test_an_edit_while_the_model_works_drops_the_stale_answer_at_once(tmp_
         assert (await stats(client))["counts"]["inline"] == {"stale": 1}
     finally:
         await stop(client)
+
+
+async def test_tcp_transport_serves_lsp_on_127_0_0_1(tmp_path, dg_dir, unused_tcp_port):
+    from pygls.lsp.client import LanguageClient
+
+    server = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "dglsp", "--tcp", "--port", str(unused_tcp_port), stderr=asyncio.subprocess.DEVNULL
+    )
+    client = LanguageClient("tcp-test", "1")
+    try:
+        for _ in range(200):  # the server needs a few seconds to import torch before it listens
+            try:
+                await client.start_tcp("127.0.0.1", unused_tcp_port)
+                break
+            except OSError:
+                await asyncio.sleep(0.1)
+        result = await client.initialize_async(
+            types.InitializeParams(capabilities=capabilities(), initialization_options={"model": str(dg_dir)})
+        )
+        assert result.capabilities.inline_completion_provider is not None
+        await client.shutdown_async(None)
+        client.exit(None)
+    finally:
+        await client.stop()
+        server.terminate()
+        await server.wait()
