@@ -1,4 +1,4 @@
-"""`dglsp` command line: each subcommand lives in its own module and enters at engine/ or models/."""
+"""`dglsp` command line: each subcommand lives in its own module; `serve` (`dglsp --stdio`) runs the server."""
 
 from __future__ import annotations
 

@@ -99,6 +99,7 @@ class DglspServer(LanguageServer):
             return
         old, self.settings = self.settings, new
         logging.getLogger().setLevel(LEVELS[new.log_level])
+        self.host.set_threads(new.threads)
         self.cache.clear()
         if announce:
             self.tell("info", f"dglsp: settings reloaded from {source}", show=False)

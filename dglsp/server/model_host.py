@@ -71,6 +71,14 @@ class ModelHost:
         self.status.error = reason
         return self.status
 
+    @staticmethod
+    def set_threads(threads: int) -> None:
+        """On a laptop the editor needs a core too; 0 leaves torch's own choice."""
+        if threads:
+            import torch
+
+            torch.set_num_threads(threads)
+
     def require(self) -> Engine:
         if self.engine is None:
             if self.status.state == "error":

@@ -39,6 +39,7 @@ class Settings:
     multiline: str = "auto"  # auto | always | never
     parse_trim: bool = True  # cut fills back to where the buffer parses; off shows the model's raw first line
     log_level: str = "info"
+    threads: int = 0  # CPU threads for the model; 0: torch's default (one per core)
 
     def __post_init__(self) -> None:
         checks = [
@@ -51,6 +52,7 @@ class Settings:
             (0 <= self.debounce_ms <= 5000, f"debounce_ms must be between 0 and 5000, got {self.debounce_ms}"),
             (1 <= self.line_tokens <= 256, f"line_tokens must be between 1 and 256, got {self.line_tokens}"),
             (1 <= self.max_tokens <= 1024, f"max_tokens must be between 1 and 1024, got {self.max_tokens}"),
+            (0 <= self.threads <= 1024, f"threads must be between 0 and 1024, got {self.threads}"),
         ]
         for ok, message in checks:
             if not ok:

@@ -84,7 +84,18 @@ def query(name: str, kind: str):
     """The `queries/<kind>/<language>.scm` query (data, not code), compiled once."""
     from tree_sitter import Query
 
-    return Query(language(name), (QUERIES / kind / f"{name}.scm").read_text(encoding="utf-8"))
+    return Query(language(name), query_source(name, kind))
+
+
+def query_source(name: str, kind: str) -> str:
+    """A query file's text, after the text of the languages its first line `; inherits: a,b` names (as in
+    nvim-treesitter), so TypeScript's queries are JavaScript's plus TypeScript's own nodes."""
+    text = (QUERIES / kind / f"{name}.scm").read_text(encoding="utf-8")
+    first = text.split("\n", 1)[0]
+    if not first.startswith("; inherits:"):
+        return text
+    parents = [p.strip() for p in first.removeprefix("; inherits:").split(",") if p.strip()]
+    return "\n".join([*(query_source(p, kind) for p in parents), text])
 
 
 def parser(name: str):

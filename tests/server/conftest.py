@@ -13,3 +13,13 @@ async def served(tmp_path, dg_dir):
     assert await model_ready(client) == "ready"
     yield client
     await stop(client)
+
+
+@pytest_asyncio.fixture
+async def slow(tmp_path, dg_dir):
+    """A server whose fills never end by themselves: a random model never converges, and 100000 steps are
+    allowed, so only cancellation, superseding or an edit ends one."""
+    client = await start(tmp_path, {"model": str(dg_dir), **RAW, "sampler": {"maxSteps": 100000}})
+    assert await model_ready(client) == "ready"
+    yield client
+    await stop(client)

@@ -14,8 +14,14 @@ CURSOR = "█"
 SOURCES = {
     "python": ("a.py", "import math\n\n\ndef circle_area(radius):\n    return █\n\n\nprint(circle_area(2.0))\n"),
     "javascript": ("a.js", "function area(r) {\n  return █\n}\nconsole.log(area(2));\n"),
+    "typescript": ("a.ts", "function area(r: number): number {\n  return █\n}\n"),
+    "typescriptreact": ("a.tsx", "const Area = ({ r }: { r: number }) => <b>{█}</b>;\n"),
     "go": ("a.go", "package main\n\nfunc area(r float64) float64 {\n\treturn █\n}\n"),
     "rust": ("a.rs", "fn area(r: f64) -> f64 {\n    let x = █\n    x\n}\n"),
+    "java": ("A.java", "class A {\n  double area(double r) {\n    return █\n  }\n}\n"),
+    "c": ("a.c", "double area(double r) {\n    return █\n}\n"),
+    "cpp": ("a.cpp", "auto area(double r) -> double {\n    return █\n}\n"),
+    "lua": ("a.lua", "local function area(r)\n  return █\nend\n"),
 }
 
 
@@ -62,17 +68,63 @@ async def test_capabilities_advertise_inline_completion_actions_and_commands(tmp
         await stop(client)
 
 
-@pytest.mark.parametrize("language", sorted(SOURCES))
-async def test_inline_completion_fills_at_the_cursor_on_one_line(served, tmp_path, language):
-    name, source = SOURCES[language]
-    text, cursor = marked(source)
-    uri = open_doc(served, tmp_path / name, text, language)
-    result = await served.text_document_inline_completion_async(inline_params(uri, position_of(text, cursor)))
-    assert len(result.items) == 1
-    item = result.items[0]
-    assert item.range.start == item.range.end == position_of(text, cursor)
-    assert item.insert_text and "\n" not in item.insert_text
-    assert item.command.command == "dglsp.accepted"
+async def test_inline_completion_fills_at_the_cursor_on_one_line_in_ten_languages(served, tmp_path):
+    for language, (name, source) in SOURCES.items():
+        text, cursor = marked(source)
+        uri = open_doc(served, tmp_path / name, text, language)
+        result = await served.text_document_inline_completion_async(inline_params(uri, position_of(text, cursor)))
+        assert len(result.items) == 1, language
+        item = result.items[0]
+        assert item.range.start == position_of(text, cursor), language
+        assert item.range.end.line == item.range.start.line, language
+        assert item.insert_text and "\n" not in item.insert_text, language
+        assert item.command.command == "dglsp.accepted"
+    assert (await stats(served))["counts"]["inline"]["served"] == len(SOURCES)
+
+
+async def test_typing_the_suggestion_is_answered_from_the_cache_with_its_rest(served, tmp_path):
+    text, cursor = marked("def f(x):\n    return █\n")
+    uri = open_doc(served, tmp_path / "t.py", text, "python")
+    first = (await served.text_document_inline_completion_async(inline_params(uri, position_of(text, cursor)))).items[0]
+    typed = first.insert_text[:1]
+    at = position_of(text, cursor)
+    served.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+            [types.TextDocumentContentChangePartial(range=types.Range(at, at), text=typed)],
+        )
+    )
+    text, cursor = text[:cursor] + typed + text[cursor:], cursor + len(typed)
+    again = (await served.text_document_inline_completion_async(inline_params(uri, position_of(text, cursor)))).items[0]
+    assert again.insert_text == first.insert_text[len(typed) :]
+    assert (await stats(served))["counts"]["inline"] == {"served": 1, "cached": 1}
+
+
+async def test_the_selected_completion_starts_the_item_and_its_range(served, tmp_path):
+    text, cursor = marked("def f(x):\n    return math.s█\n")
+    uri = open_doc(served, tmp_path / "p.py", text, "python")
+    selected = types.SelectedCompletionInfo(
+        types.Range(position_of(text, cursor - 1), position_of(text, cursor)), "sqrt"
+    )
+    params = inline_params(uri, position_of(text, cursor), selected=selected)
+    (item,) = (await served.text_document_inline_completion_async(params)).items
+    assert item.insert_text.startswith("sqrt") and len(item.insert_text) > 4
+    assert item.range.start == selected.range.start and item.range.end == selected.range.end
+
+
+async def test_automatic_requests_wait_out_the_debounce_and_only_the_last_runs(tmp_path, dg_dir):
+    client = await start(tmp_path, {"model": str(dg_dir), **RAW, "debounceMs": 300})
+    try:
+        assert await model_ready(client) == "ready"
+        text, cursor = marked("def f(x):\n    return █\n")
+        uri = open_doc(client, tmp_path / "d.py", text, "python")
+        params = inline_params(uri, position_of(text, cursor), invoked=False)
+        burst = [asyncio.ensure_future(client.text_document_inline_completion_async(params)) for _ in range(3)]
+        results = await asyncio.gather(*burst)
+        assert [len(r.items) for r in results] == [0, 0, 1]
+        assert (await stats(client))["counts"]["inline"] == {"superseded": 2, "served": 1}
+    finally:
+        await stop(client)
 
 
 async def test_auto_closed_characters_are_covered_by_the_item_and_not_doubled(served, tmp_path):
@@ -118,54 +170,43 @@ async def test_bad_positions_and_unknown_documents_are_errors_and_the_server_sta
     assert isinstance(result, types.InlineCompletionList)
 
 
-async def test_a_cancelled_request_returns_promptly_and_the_next_one_works(tmp_path, dg_dir):
-    # A random model never converges, so with 100000 steps only cancellation ends the fill.
-    client = await start(tmp_path, {"model": str(dg_dir), **RAW, "sampler": {"maxSteps": 100000}})
-    try:
-        assert await model_ready(client) == "ready"
-        text, cursor = marked("def f(x):\n    return █\n")
-        uri = open_doc(client, tmp_path / "k.py", text, "python")
-        params = inline_params(uri, position_of(text, cursor))
-        task = asyncio.ensure_future(
-            client.protocol.send_request_async(types.TEXT_DOCUMENT_INLINE_COMPLETION, params, msg_id="slow-1")
-        )
-        await asyncio.sleep(1.0)
-        begin = asyncio.get_running_loop().time()
-        client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id="slow-1"))
-        with pytest.raises(JsonRpcException) as cancelled:
-            await asyncio.wait_for(task, 5)
-        assert cancelled.value.code == types.LSPErrorCodes.RequestCancelled
-        assert asyncio.get_running_loop().time() - begin < 2  # the fill stopped between denoising steps
-        client.workspace_did_change_configuration(
-            types.DidChangeConfigurationParams(settings={"model": str(dg_dir), **RAW, "sampler": {"maxSteps": 4}})
-        )
-        result = await client.text_document_inline_completion_async(inline_params(uri, position_of(text, cursor)))
-        assert len(result.items) == 1
-        counts = (await stats(client))["counts"]
-        assert counts["inline"]["cancelled"] == 1
-    finally:
-        await stop(client)
+async def test_a_cancelled_request_returns_promptly_and_the_next_one_works(slow, tmp_path, dg_dir):
+    text, cursor = marked("def f(x):\n    return █\n")
+    uri = open_doc(slow, tmp_path / "k.py", text, "python")
+    params = inline_params(uri, position_of(text, cursor))
+    task = asyncio.ensure_future(
+        slow.protocol.send_request_async(types.TEXT_DOCUMENT_INLINE_COMPLETION, params, msg_id="slow-1")
+    )
+    await asyncio.sleep(1.0)
+    begin = asyncio.get_running_loop().time()
+    slow.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id="slow-1"))
+    with pytest.raises(JsonRpcException) as cancelled:
+        await asyncio.wait_for(task, 5)
+    assert cancelled.value.code == types.LSPErrorCodes.RequestCancelled
+    assert asyncio.get_running_loop().time() - begin < 2  # the fill stopped between denoising steps
+    slow.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(settings={"model": str(dg_dir), **RAW, "sampler": {"maxSteps": 4}})
+    )
+    result = await slow.text_document_inline_completion_async(inline_params(uri, position_of(text, cursor)))
+    assert len(result.items) == 1
+    counts = (await stats(slow))["counts"]
+    assert counts["inline"]["cancelled"] == 1
 
 
-async def test_a_newer_request_for_the_same_document_supersedes_the_older(tmp_path, dg_dir):
-    client = await start(tmp_path, {"model": str(dg_dir), **RAW, "sampler": {"maxSteps": 100000}})
-    try:
-        assert await model_ready(client) == "ready"
-        text, cursor = marked("def f(x):\n    return █\n")
-        uri = open_doc(client, tmp_path / "s.py", text, "python")
-        params = inline_params(uri, position_of(text, cursor))
-        older = asyncio.ensure_future(client.text_document_inline_completion_async(params))
-        await asyncio.sleep(1.0)
-        # Neovim 0.12 sends the next request without cancelling the last: the server must drop it itself.
-        client.workspace_did_change_configuration(
-            types.DidChangeConfigurationParams(settings={"model": str(dg_dir), **RAW, "sampler": {"maxSteps": 4}})
-        )
-        newer = await client.text_document_inline_completion_async(params)
-        assert len((await asyncio.wait_for(older, 10)).items) == 0
-        assert len(newer.items) == 1
-        assert (await stats(client))["counts"]["inline"]["superseded"] == 1
-    finally:
-        await stop(client)
+async def test_a_newer_request_for_the_same_document_supersedes_the_older(slow, tmp_path, dg_dir):
+    text, cursor = marked("def f(x):\n    return █\n")
+    uri = open_doc(slow, tmp_path / "s.py", text, "python")
+    params = inline_params(uri, position_of(text, cursor))
+    older = asyncio.ensure_future(slow.text_document_inline_completion_async(params))
+    await asyncio.sleep(1.0)
+    # Neovim 0.12 sends the next request without cancelling the last: the server must drop it itself.
+    slow.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(settings={"model": str(dg_dir), **RAW, "sampler": {"maxSteps": 4}})
+    )
+    newer = await slow.text_document_inline_completion_async(params)
+    assert len((await asyncio.wait_for(older, 10)).items) == 0
+    assert len(newer.items) == 1
+    assert (await stats(slow))["counts"]["inline"]["superseded"] == 1
 
 
 def whole_edit(action: types.CodeAction, uri: str, version: int) -> list[types.TextEdit]:
@@ -313,27 +354,22 @@ async def test_a_missing_model_is_reported_then_a_fixed_setting_recovers(tmp_pat
         await stop(client)
 
 
-async def test_an_edit_while_the_model_works_drops_the_stale_answer_at_once(tmp_path, dg_dir):
-    client = await start(tmp_path, {"model": str(dg_dir), **RAW, "sampler": {"maxSteps": 100000}})
-    try:
-        assert await model_ready(client) == "ready"
-        text, cursor = marked("def f(x):\n    return █\n")
-        uri = open_doc(client, tmp_path / "e.py", text, "python")
-        pending = asyncio.ensure_future(
-            client.text_document_inline_completion_async(inline_params(uri, position_of(text, cursor)))
+async def test_an_edit_while_the_model_works_drops_the_stale_answer_at_once(slow, tmp_path):
+    text, cursor = marked("def f(x):\n    return █\n")
+    uri = open_doc(slow, tmp_path / "e.py", text, "python")
+    pending = asyncio.ensure_future(
+        slow.text_document_inline_completion_async(inline_params(uri, position_of(text, cursor)))
+    )
+    await asyncio.sleep(1.0)
+    at = position_of(text, cursor)
+    slow.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+            [types.TextDocumentContentChangePartial(range=types.Range(at, at), text="x")],
         )
-        await asyncio.sleep(1.0)
-        at = position_of(text, cursor)
-        client.text_document_did_change(
-            types.DidChangeTextDocumentParams(
-                types.VersionedTextDocumentIdentifier(uri=uri, version=2),
-                [types.TextDocumentContentChangePartial(range=types.Range(at, at), text="x")],
-            )
-        )
-        assert len((await asyncio.wait_for(pending, 5)).items) == 0
-        assert (await stats(client))["counts"]["inline"] == {"stale": 1}
-    finally:
-        await stop(client)
+    )
+    assert len((await asyncio.wait_for(pending, 5)).items) == 0
+    assert (await stats(slow))["counts"]["inline"] == {"stale": 1}
 
 
 async def test_tcp_transport_serves_lsp_on_127_0_0_1(tmp_path, dg_dir, unused_tcp_port):

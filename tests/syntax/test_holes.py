@@ -69,3 +69,13 @@ def test_languages_resolve_by_language_id_alias_or_extension_and_unknown_ones_sa
     assert grammar_for("plaintext", "x.H").name == "c"
     with pytest.raises(UnknownLanguage, match="no grammar for language 'cobol'"):
         grammar_for("cobol", "a.cob")
+
+
+def test_a_query_can_inherit_another_languages_query():
+    from dglsp.syntax.languages import query_source
+
+    javascript = query_source("javascript", "definitions")
+    typescript = query_source("typescript", "definitions")
+    assert typescript.startswith(javascript) and "interface_declaration" in typescript
+    assert query_source("tsx", "definitions").startswith(typescript)
+    assert query("tsx", "definitions").pattern_count == query("typescript", "definitions").pattern_count
