@@ -38,16 +38,8 @@ def add_sampler_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def load(args: argparse.Namespace) -> LoadedModel:
-    options = LoadOptions(
-        device=args.device,
-        dtype=args.dtype,
-        quantize=args.quantize,
-        allow_pickle=args.allow_pickle,
-        trust_remote_code=args.trust_remote_code,
-        layout=args.layout,
-    )
     try:
-        return load_model(args.model, options)
+        return load_model(args.model, LoadOptions.from_attributes(args))
     except ModelError as exc:
         raise CliError(str(exc)) from exc
 

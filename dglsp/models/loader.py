@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Literal
 
@@ -26,6 +26,11 @@ class LoadOptions:
     allow_pickle: bool = False
     trust_remote_code: bool = False
     layout: Layout | None = None  # None: what the model directory says, else "prompt" for foreign checkpoints
+
+    @classmethod
+    def from_attributes(cls, source: object) -> LoadOptions:
+        """The options `source` names (command-line flags, the server's settings), defaults for the rest."""
+        return cls(**{f.name: getattr(source, f.name) for f in fields(cls) if hasattr(source, f.name)})
 
 
 @dataclass

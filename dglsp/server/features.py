@@ -88,7 +88,7 @@ def register(ls: DglspServer) -> None:
         )
         return types.InlineCompletionList(items=[item])
 
-    @ls.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=[".", "(", " "]))
+    @ls.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=[".", "("]))
     async def completion(ls: DglspServer, params: types.CompletionParams) -> types.CompletionList:
         invoked = params.context is None or params.context.trigger_kind == types.CompletionTriggerKind.Invoked
         found = await suggest(ls, "completion", params.text_document.uri, params.position, invoked=invoked)

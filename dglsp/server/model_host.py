@@ -44,14 +44,7 @@ class ModelHost:
             path = resolve_model_path(settings.model)
             self.status.path = str(path)
             report(f"loading {path}")
-            options = LoadOptions(
-                device=settings.device,
-                dtype=settings.dtype,
-                quantize=settings.quantize,
-                allow_pickle=settings.allow_pickle,
-                trust_remote_code=settings.trust_remote_code,
-            )
-            model = load_model(path, options)
+            model = load_model(path, LoadOptions.from_attributes(settings))
             report("warming up")
             engine = Engine(model)
             # One tiny fill first, so the user's first request does not pay for lazy initialisation.
