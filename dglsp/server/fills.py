@@ -90,8 +90,8 @@ def run_action(
         return fill_holes(engine, text, plan.holes, grammar, settings, cancel)
     assert plan.gap is not None
     fill = fill_gap(engine, text, plan.gap, grammar, settings, cancel)
-    if plan.kind == "body" and not fill.strip():
-        return []  # an empty body would delete the user's stub for nothing
+    if not fill.strip():
+        return []  # an empty rewrite or body would delete the user's code for nothing
     return [Edit(plan.gap.start, plan.gap.end, fill)]
 
 

@@ -1,0 +1,41 @@
+-- :checkhealth dglsp — is the server installed, which version, is it attached, is its model loaded.
+local M = {}
+
+function M.check()
+  local opts = require("dglsp.config").options
+  vim.health.start("dglsp")
+  local exe = opts.cmd[1]
+  if vim.fn.executable(exe) ~= 1 then
+    vim.health.error(exe .. " not found", { "pip install dglsp (in the Python the editor sees)", "or set cmd in setup()" })
+    return
+  end
+  local version_cmd = vim.tbl_filter(function(arg)
+    return arg ~= "--stdio"
+  end, opts.cmd)
+  version_cmd[#version_cmd + 1] = "--version"
+  local out = vim.system(version_cmd, { text = true }):wait(30000)
+  if out.code == 0 then
+    vim.health.ok(vim.trim(out.stdout) .. " (" .. vim.fn.exepath(exe) .. ")")
+  else
+    vim.health.error("`" .. table.concat(version_cmd, " ") .. "` failed: " .. vim.trim(out.stderr or ""))
+  end
+  local lsp_client = vim.lsp.get_clients({ name = "dglsp" })[1]
+  if not lsp_client then
+    vim.health.warn("no dglsp client is running", { "open a file of a supported filetype", "check :LspInfo" })
+    return
+  end
+  vim.health.ok("client " .. lsp_client.id .. " running, position encoding " .. lsp_client.offset_encoding)
+  local stats = lsp_client:request_sync("dglsp/stats", {}, 5000)
+  local model = stats and stats.result and stats.result.model
+  if not model then
+    vim.health.error("the server did not answer dglsp/stats")
+  elseif model.state == "ready" then
+    vim.health.ok(("model ready: %s on %s (loaded in %d ms)"):format(model.path, model.device, model.load_ms))
+  elseif model.state == "error" then
+    vim.health.error("the model failed to load: " .. model.error, { "set settings.model in setup() to a model directory" })
+  else
+    vim.health.info("model " .. model.state .. ": " .. model.path)
+  end
+end
+
+return M

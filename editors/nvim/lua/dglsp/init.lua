@@ -1,0 +1,111 @@
+-- dglsp for Neovim 0.11+: starts `dglsp --stdio`, shows its inline completions as ghost text, and adds
+-- :DglspRewrite, :DglspFillHoles, :DglspToggle and :DglspStats.
+--   require("dglsp").setup({ settings = { model = "~/models/dg" }, keys = { accept = "<Tab>" } })
+local actions = require("dglsp.actions")
+local client = require("dglsp.client")
+local config = require("dglsp.config")
+local ghost = require("dglsp.ghost")
+
+local M = {}
+
+-- 0.12 draws inline completions itself; 0.11 needs this plugin's ghost text.
+local native = vim.lsp.inline_completion ~= nil
+
+local function map_insert(key, fn)
+  if not key or key == "" then
+    return
+  end
+  local fallback = vim.api.nvim_replace_termcodes(key, true, false, true)
+  vim.keymap.set("i", key, function()
+    if (native and fn == ghost.accept and vim.lsp.inline_completion.get()) or (not native and ghost.visible()) then
+      -- Expression mappings may not change the buffer (textlock): do it right after.
+      vim.schedule(fn)
+      return ""
+    end
+    return fallback
+  end, { expr = true, replace_keycodes = false, desc = "dglsp" })
+end
+
+local function keymaps()
+  local keys = config.options.keys
+  map_insert(keys.accept, ghost.accept)
+  if not native then
+    map_insert(keys.accept_word, ghost.accept_word)
+    map_insert(keys.accept_line, ghost.accept_line)
+    map_insert(keys.dismiss, ghost.clear)
+  end
+  for _, key in ipairs({ keys.next, keys.trigger }) do
+    if key and key ~= "" then
+      vim.keymap.set("i", key, function()
+        ghost.clear()
+        ghost.request(true)
+      end, { desc = "dglsp: ask now" })
+    end
+  end
+end
+
+local function autocmds()
+  local group = vim.api.nvim_create_augroup("dglsp", { clear = true })
+  if native then
+    vim.api.nvim_create_autocmd("LspAttach", {
+      group = group,
+      callback = function(args)
+        local attached = vim.lsp.get_client_by_id(args.data.client_id)
+        if attached and attached.name == client.name then
+          vim.lsp.inline_completion.enable(true, { bufnr = args.buf })
+        end
+      end,
+    })
+    return
+  end
+  vim.api.nvim_create_autocmd({ "TextChangedI", "TextChangedP" }, { group = group, callback = ghost.on_text_changed })
+  vim.api.nvim_create_autocmd("InsertEnter", { group = group, callback = ghost.schedule })
+  vim.api.nvim_create_autocmd({ "InsertLeave", "BufLeave", "CompleteChanged" }, { group = group, callback = ghost.clear })
+  vim.api.nvim_create_autocmd("CursorMovedI", {
+    group = group,
+    callback = function()
+      local shown = ghost.shown()
+      local pos = vim.api.nvim_win_get_cursor(0)
+      if shown and (pos[1] - 1 ~= shown.row or pos[2] ~= shown.col) then
+        ghost.clear()
+        ghost.schedule()
+      end
+    end,
+  })
+end
+
+local function commands()
+  vim.api.nvim_create_user_command("DglspRewrite", actions.command("dglsp: Rewrite"), { range = true })
+  vim.api.nvim_create_user_command("DglspFillHoles", actions.command("dglsp: Fill"), {})
+  vim.api.nvim_create_user_command("DglspCompleteBody", actions.command("dglsp: Complete"), {})
+  vim.api.nvim_create_user_command("DglspToggle", function()
+    M.toggle()
+  end, {})
+  vim.api.nvim_create_user_command("DglspStats", function()
+    local lsp_client = client.get()
+    local stats = lsp_client and lsp_client:request_sync("dglsp/stats", {}, 5000)
+    print(stats and stats.result and vim.inspect(stats.result) or "dglsp: not attached")
+  end, {})
+end
+
+--- Completions off / on, in the server (so no model time is spent) and in the ghost text.
+function M.toggle()
+  config.options.ghost.enabled = not config.options.ghost.enabled
+  ghost.clear()
+  client.update_settings({ enabled = config.options.ghost.enabled })
+  vim.notify("dglsp: completions " .. (config.options.ghost.enabled and "on" or "off"))
+  return config.options.ghost.enabled
+end
+
+--- Change the server's settings at run time (didChangeConfiguration).
+M.update_settings = client.update_settings
+
+function M.setup(opts)
+  config.set(opts)
+  client.start()
+  keymaps()
+  autocmds()
+  commands()
+end
+
+return M
