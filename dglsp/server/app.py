@@ -18,6 +18,7 @@ from .config_watch import ConfigWatcher
 from .documents import Documents
 from .fill_cache import FillCache
 from .model_host import ModelHost
+from .protocol import DglspProtocol
 from .scheduler import Worker
 from .settings import CONFIG_FILE, Settings, SettingsError, merge, normalize, read_toml
 from .stats import Stats
@@ -29,7 +30,12 @@ MESSAGE_TYPES = {"error": types.MessageType.Error, "warning": types.MessageType.
 
 class DglspServer(LanguageServer):
     def __init__(self) -> None:
-        super().__init__("dglsp", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
+        super().__init__(
+            "dglsp",
+            __version__,
+            text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
+            protocol_cls=DglspProtocol,
+        )
         self.documents = Documents()
         self.worker = Worker()
         self.host = ModelHost()
@@ -41,6 +47,7 @@ class DglspServer(LanguageServer):
         self.watcher: ConfigWatcher | None = None
         self._workspace_values: dict[str, Any] = {}
         self._client_values: dict[str, Any] = {}
+        self._toggled: dict[str, Any] = {}  # dglsp.toggle's switch, over whatever the editor's settings say
         self._progress = 0
         self._requests: dict[str, int] = {}
         self._told: set[str] = set()
@@ -83,17 +90,21 @@ class DglspServer(LanguageServer):
     def set_client_settings(self, raw: Any) -> None:
         try:
             self._client_values = normalize(raw, "settings")
+            if "enabled" in self._client_values:
+                self._toggled = {}  # the user said what they want: that replaces an earlier toggle
         except SettingsError as exc:
             self.tell("error", f"dglsp: {exc}; keeping the last good settings")
             return
         self.apply_settings(source="the editor's settings")
 
-    def client_values(self) -> dict[str, Any]:
-        return dict(self._client_values)
+    def toggle(self) -> bool:
+        self._toggled = {"enabled": not self.settings.enabled}
+        self.apply_settings(source="dglsp.toggle")
+        return self.settings.enabled
 
     def apply_settings(self, announce: bool = True, source: str = "settings") -> None:
         try:
-            new = merge(self._workspace_values, self._client_values)
+            new = merge(self._workspace_values, {**self._client_values, **self._toggled})
         except SettingsError as exc:
             self.tell("error", f"dglsp: {exc} (from {source}); keeping the last good settings")
             return

@@ -155,8 +155,7 @@ def register(ls: DglspServer) -> None:
 
     @ls.command(TOGGLE)
     def toggle(ls: DglspServer, *_args: Any) -> dict:
-        ls.set_client_settings({**ls.client_values(), "enabled": not ls.settings.enabled})
-        return {"enabled": ls.settings.enabled}
+        return {"enabled": ls.toggle()}
 
     @ls.feature(STATS)
     def stats(ls: DglspServer, _params: Any = None) -> dict:

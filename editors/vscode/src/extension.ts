@@ -236,6 +236,9 @@ async function doStart(): Promise<void> {
     initializationOptions: { dglsp: serverSettings() },
     outputChannel: log,
     middleware: {
+      // Ghost text (inline completion) is the way fills are shown; the server's completion item carries the
+      // same fill, so asking for both would run the model twice per keystroke.
+      provideCompletionItem: () => undefined,
       workspace: {
         // Settings go out through serverSettings() (onDidChangeConfiguration above): the section also holds
         // the extension's own keys, which the server would refuse as unknown.
@@ -328,7 +331,7 @@ async function poll(): Promise<void> {
   const c = client;
   if (c?.isRunning()) {
     try {
-      renderStatus(await c.sendRequest<Stats>('dglsp/stats'));
+      renderStatus(await requestStats(c));
     } catch (err) {
       log.debug(`dglsp/stats: ${String(err)}`);
     }
@@ -337,6 +340,19 @@ async function poll(): Promise<void> {
   const loading = lastStats?.model.state === 'loading' || lastStats?.model.state === 'idle';
   if (seconds > 0 && (vscode.window.state.focused || loading)) {
     schedulePoll(loading ? Math.min(1000, seconds * 1000) : seconds * 1000);
+  }
+}
+
+/** `dglsp/stats`, with a time limit. Params are sent as null: the server's JSON-RPC layer (pygls) fails on a
+ *  request that has no `params` member and never answers it. */
+async function requestStats(c: LanguageClient, timeoutMs = 10000): Promise<Stats> {
+  const cancel = new vscode.CancellationTokenSource();
+  const timer = setTimeout(() => cancel.cancel(), timeoutMs);
+  try {
+    return await c.sendRequest<Stats>('dglsp/stats', null, cancel.token);
+  } finally {
+    clearTimeout(timer);
+    cancel.dispose();
   }
 }
 
@@ -384,7 +400,7 @@ async function showStats(doc: StatsDocument): Promise<void> {
     log.show();
     return;
   }
-  const stats = await c.sendRequest<Stats>('dglsp/stats');
+  const stats = await requestStats(c);
   renderStatus(stats);
   const lines = [
     `# dglsp ${stats.version}`,

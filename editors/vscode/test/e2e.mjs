@@ -6,6 +6,7 @@
 // of a function, waits for ghost text, accepts it with Tab and checks the file's text. Screenshots go to
 // test/artifacts/. Needs: Debian's chromium (apt-get install -y chromium libkrb5-dev pkg-config ripgrep) and
 // code-server 4.100.3, which this script installs into $DGLSP_E2E_CACHE (default ~/.cache/dglsp-e2e) once.
+// DGLSP_E2E_MISSING=1 checks the error shown when the server command is missing instead.
 // The server: DGLSP_SERVER (default: ../../.venv/bin/dglsp if present, else `dglsp` on PATH).
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -99,7 +100,8 @@ async function main() {
     'editor.inlineSuggest.enabled': true,
     'editor.quickSuggestions': { other: false, comments: false, strings: false },
     'editor.autoClosingBrackets': 'never',
-    'dglsp.server.command': server,
+    // DGLSP_E2E_MISSING=1: a server command that does not exist; the extension must say how to fix it.
+    'dglsp.server.command': process.env.DGLSP_E2E_MISSING ? '/nonexistent/dglsp' : server,
     'dglsp.statusPollSeconds': 1,
   };
   fs.writeFileSync(path.join(userData, 'User', 'settings.json'), JSON.stringify(settings, null, 2));
@@ -142,6 +144,15 @@ async function main() {
     await page.waitForSelector('.monaco-editor .view-lines');
     await shot('01-opened');
 
+    if (process.env.DGLSP_E2E_MISSING) {
+      const toast = page.locator('.notification-toast', { hasText: 'pip install dglsp' });
+      await toast.waitFor({ timeout: 30000 });
+      log('missing server:', JSON.stringify(await toast.locator('.notification-list-item-message').innerText()));
+      await shot('07-missing-server');
+      log('PASS');
+      return;
+    }
+
     // Wait for the status bar to say the model is ready (it loads on start-up).
     const status = page.locator('.statusbar-item', { hasText: 'dglsp' }).first();
     await status.waitFor({ timeout: 30000 });
@@ -149,7 +160,7 @@ async function main() {
     for (;;) {
       const text = (await status.innerText().catch(() => '')).trim();
       if (/error|stopped/.test(text)) throw new Error(`status bar: ${text}`);
-      if (!/starting|loading/.test(text) && /dglsp/.test(text)) {
+      if (!/starting|loading/.test(text) && /dglsp.*:/.test(text)) {
         log('status bar:', JSON.stringify(text));
         break;
       }
@@ -160,8 +171,9 @@ async function main() {
 
     await page.locator('.monaco-editor .view-lines').click();
     await page.keyboard.press('Control+End');
+    // The editor indents after the colon itself.
     const typed = 'def area_of_circle(radius):\n    return ';
-    await page.keyboard.type(typed, { delay: 30 });
+    await page.keyboard.type('def area_of_circle(radius):\nreturn ', { delay: 30 });
     const ghost = page.locator('.ghost-text-decoration, .ghost-text-decoration-preview, .ghost-text').first();
     try {
       await ghost.waitFor({ state: 'visible', timeout: timeoutMs });
@@ -188,6 +200,36 @@ async function main() {
     }
     if (!body.split('\n')[0].trim()) throw new Error('Tab accepted nothing: the return line is empty');
     if (after.includes('\t')) log('note: the fill used tabs');
+
+    // Code actions: with line 5 selected, Ctrl+. lists the dglsp ones (without running the model).
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('Control+End');
+    await page.keyboard.press('Home');
+    await page.keyboard.press('Shift+End');
+    await page.keyboard.press('Control+Period');
+    const actions = page.locator('.action-widget .monaco-list-row');
+    await actions.first().waitFor({ timeout: 20000 });
+    const titles = await actions.allInnerTexts();
+    log('code actions:', JSON.stringify(titles));
+    await shot('05-code-actions');
+    await page.keyboard.press('Escape');
+    if (!titles.some((t) => t.includes('dglsp:'))) throw new Error('no dglsp code action listed');
+
+    // The acceptance reached the server (dglsp.accepted), seen through "dglsp: Show statistics".
+    await page.keyboard.press('F1');
+    await page.keyboard.type('dglsp: Show statistics');
+    await page.waitForTimeout(500);
+    await page.keyboard.press('Enter');
+    const statsTab = page.locator('.tab', { hasText: 'dglsp stats' });
+    await statsTab.waitFor({ timeout: 20000 });
+    await page.waitForTimeout(1000);
+    await shot('06-stats');
+    const statsText = (await page.locator('.editor-group-container').last().locator('.view-lines').innerText())
+      .replace(/\u00a0/g, ' ');
+    const inlineCounts = statsText.split('\n').find((l) => l.includes('**inline**')) ?? '';
+    log('stats:', inlineCounts.trim());
+    if (!/accepted [1-9]/.test(inlineCounts)) throw new Error('dglsp/stats counts no accepted inline completion');
+
     log('PASS');
   } catch (err) {
     failed = true;
