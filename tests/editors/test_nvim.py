@@ -54,6 +54,17 @@ def buffer_text(lines: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def run_headless(script: Path, args: list[str], work: Path, home: Path) -> subprocess.CompletedProcess:
+    """`nvim --headless -l script args...` in `work`, with Neovim's state under `home`."""
+    # Neovim's state (lsp.log, shada, swap) goes under tmp, not the user's own directories.
+    env = {**os.environ, **{f"XDG_{d}_HOME": str(home / d.lower()) for d in ("CONFIG", "DATA", "STATE", "CACHE")}}
+    # One torch thread for the server: the tiny model needs no more, and OpenMP threads spinning against other
+    # processes on a small, busy machine turn a 0.1 s fill into 30 s (measured on a 2-core box).
+    env["OMP_NUM_THREADS"] = "1"
+    command = [str(NVIM), "--headless", "-u", "NONE", "-i", "NONE", "-n", "-l", str(script), *args]
+    return subprocess.run(command, cwd=work, env=env, capture_output=True, text=True, timeout=180)
+
+
 @pytest.fixture(scope="module")
 def session(tmp_path_factory: pytest.TempPathFactory, dg_dir: Path) -> dict[str, Any]:
     """Run Neovim once over the four files; what it recorded, as JSON."""
@@ -66,20 +77,7 @@ def session(tmp_path_factory: pytest.TempPathFactory, dg_dir: Path) -> dict[str,
     (work / "stale_end.py").write_text(STUB)
     out = work / "result.json"
     home = work / "home"
-    # Neovim's state (lsp.log, shada, swap) goes under tmp, not the user's own directories.
-    env = {**os.environ, **{f"XDG_{d}_HOME": str(home / d.lower()) for d in ("CONFIG", "DATA", "STATE", "CACHE")}}
-    # One torch thread for the server: the tiny model needs no more, and OpenMP threads spinning against other
-    # processes on a small, busy machine turn a 0.1 s fill into 30 s (measured on a 2-core box).
-    env["OMP_NUM_THREADS"] = "1"
-    command = [str(NVIM), "--headless", "-u", "NONE", "-i", "NONE", "-n", "-l", str(SCRIPT)]
-    proc = subprocess.run(
-        [*command, str(out), sys.executable, str(dg_dir), str(work)],
-        cwd=work,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    proc = run_headless(SCRIPT, [str(out), sys.executable, str(dg_dir), str(work)], work, home)
     logs = sorted(home.glob("state/**/lsp.log"))
     log_tail = logs[0].read_text()[-4000:] if logs else "(no lsp.log)"
     assert proc.returncode == 0, f"nvim exited {proc.returncode}\nstderr:\n{proc.stderr}\nlsp.log:\n{log_tail}"

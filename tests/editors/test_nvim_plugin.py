@@ -4,14 +4,12 @@ accepting by word and whole, a :DglspRewrite edit, the toggle. Checked here agai
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from test_nvim import NVIM, apply_edits, buffer_text
+from test_nvim import NVIM, apply_edits, buffer_text, run_headless
 
 HERE = Path(__file__).resolve().parent
 SCRIPT = HERE / "nvim" / "plugin_session.lua"
@@ -27,12 +25,8 @@ def run(tmp_path_factory: pytest.TempPathFactory, dg_dir: Path) -> dict[str, Any
     work = tmp_path_factory.mktemp("plugin")
     (work / "inline.py").write_text(INLINE)
     (work / "area.py").write_text(AREA)
-    out, home = work / "result.json", work / "home"
-    env = {**os.environ, **{f"XDG_{d}_HOME": str(home / d.lower()) for d in ("CONFIG", "DATA", "STATE", "CACHE")}}
-    env["OMP_NUM_THREADS"] = "1"  # see test_nvim.py: the tiny model needs one thread, a busy machine punishes more
-    nvim = [str(NVIM), "--headless", "-u", "NONE", "-i", "NONE", "-n", "-l", str(SCRIPT)]
-    args = [str(out), sys.executable, str(dg_dir), str(work), str(PLUGIN)]
-    proc = subprocess.run([*nvim, *args], cwd=work, env=env, capture_output=True, text=True, timeout=180)
+    out = work / "result.json"
+    proc = run_headless(SCRIPT, [str(out), sys.executable, str(dg_dir), str(work), str(PLUGIN)], work, work / "home")
     assert proc.returncode == 0, f"nvim exited {proc.returncode}\nstderr:\n{proc.stderr}"
     return json.loads(out.read_text())
 
