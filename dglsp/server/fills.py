@@ -14,6 +14,7 @@ from ..engine.engine import Engine
 from ..engine.types import FillRequest
 from ..syntax.gap import Gap, body_gap, enclosing_definition, indent_unit, selection_gap
 from ..syntax.holes import Hole, find_holes
+from ..syntax.languages import find_grammar
 from ..syntax.trim import reindent, trim_fill
 from .scheduler import Cancelled
 from .settings import Settings
@@ -58,12 +59,12 @@ def plan_actions(
     """The code actions that apply at a selection, found without the model (listing must stay cheap)."""
     plans = []
     if end > start and text[start:end].strip():
-        gap = selection_gap(text, start, end, grammar, context_chars=context_chars)
+        gap = selection_gap(text, start, end, grammar, tree=tree, context_chars=context_chars)
         plans.append(ActionPlan("rewrite", "dglsp: Rewrite selection", _capped(gap, settings)))
     if grammar is None:
         return plans
     span = enclosing_definition(text, start, grammar, tree=tree) or (0, len(text))
-    holes = tuple(h for h in find_holes(text, grammar, *span, tree=tree) if not _trailing_comment(text, h))
+    holes = tuple(h for h in find_holes(text, grammar, *span, tree=tree) if not _trailing_comment(text, h, grammar))
     if holes:
         title = f"dglsp: Fill {len(holes)} hole{'s' * (len(holes) > 1)}"
         plans.append(ActionPlan("holes", title, holes=holes))
@@ -73,10 +74,10 @@ def plan_actions(
     return plans
 
 
-def _trailing_comment(text: str, hole: Hole) -> bool:
+def _trailing_comment(text: str, hole: Hole, grammar: str) -> bool:
     """A TODO comment after code on its line (`x = 1  # TODO`): replacing it with code would break that line."""
     before = text[text.rfind("\n", 0, hole.start) + 1 : hole.start]
-    return bool(before.strip()) and hole.text.startswith(("#", "//", "/*", "--"))
+    return bool(before.strip()) and hole.text.startswith((find_grammar(grammar).line_comment, "/*"))
 
 
 def _capped(gap: Gap, settings: Settings) -> Gap:

@@ -101,11 +101,13 @@ def find_gap(
     return Gap(kind, cursor, end, prefix, suffix, block_tokens if kind == "block" else line_tokens, indent)
 
 
-def selection_gap(text: str, start: int, end: int, language: str | None, *, context_chars: int = 6000) -> Gap:
+def selection_gap(
+    text: str, start: int, end: int, language: str | None, *, tree=None, context_chars: int = 6000
+) -> Gap:
     """Rewrite `text[start:end]`: the selection is the gap; the budget lets the rewrite run half again as long."""
     if not 0 <= start <= end <= len(text):
         raise ValueError(f"selection {start}..{end} outside a text of {len(text)} characters")
-    doc = _Doc(text, language, None)
+    doc = _Doc(text, language, tree)
     kind: GapKind = "block" if "\n" in text[start:end] else "line"
     line_start, line_end = _line_bounds(text, start)
     prefix, suffix = _context(doc, start, end, context_chars)
