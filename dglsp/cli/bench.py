@@ -23,7 +23,7 @@ from ..models.base import ModelError
 from ..models.blank import SIZES, make_blank_model
 from .options import CliError, add_model_flags, load
 
-SUITES = ("engine-speed", *HUMANEVAL_SUITES)
+SUITES = ("engine-speed", "gpu-shape", *HUMANEVAL_SUITES)
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
@@ -36,6 +36,18 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     speed.add_argument("--canvas", default="32,64", help="canvas sizes, comma-separated")
     speed.add_argument("--steps", type=int, default=16, help="denoising steps per timed fill")
     speed.add_argument("--repeats", type=int, default=10)
+    shape = parser.add_argument_group("gpu-shape: DiffusionGemma 26B-A4B's shape, random weights, vs autoregressive")
+    shape.add_argument(
+        "--gpu-shape",
+        nargs="?",
+        const="26b-a4b",
+        choices=["26b-a4b", "tiny"],
+        help="run this suite at this shape (default 26b-a4b; tiny runs anywhere and checks the bench)",
+    )
+    shape.add_argument("--prefills", default="2048,8192", help="prompt lengths to time the encoder on")
+    shape.add_argument("--canvases", default="256,32,64", help="decoder canvases; all but the largest pin a suffix")
+    shape.add_argument("--decoders", default="dynamic,static,compiled", help="decoder step modes to compare")
+    shape.add_argument("--ar-tokens", type=int, default=128, help="tokens the autoregressive baseline decodes")
     infill = parser.add_argument_group("humaneval-single | humaneval-multi | humaneval-span")
     infill.add_argument("--limit", type=int, help="run N tasks spread evenly over the suite")
     infill.add_argument("--seed", type=int, default=0, help="sampler seed, and the random spans' seed")
@@ -65,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="dglsp-bench-") as tmp:
         if args.size:
             args.model = str(make_blank_model(Path(tmp) / args.size, size=args.size))
+        if args.gpu_shape or args.suite == "gpu-shape":
+            return _gpu_shape(args)
         if args.suite == "engine-speed":
             return _engine_speed(args)
         return _humaneval(args)
@@ -87,6 +101,45 @@ def _engine_speed(args: argparse.Namespace) -> int:
         payload = {"model": report.model, "prefix_tokens": report.prefix_tokens, "rows": dict(report.rows)}
         (out / "engine-speed.json").write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
     return 0
+
+
+def _gpu_shape(args: argparse.Namespace) -> int:
+    from ..bench.gpu_shape import measure
+    from ..models.loader import pick_device, pick_dtype
+
+    try:
+        device = pick_device(args.device)
+        report = measure(
+            shape=args.gpu_shape or "26b-a4b",
+            device=str(device),
+            dtype=pick_dtype(args.dtype, device),
+            prefills=_ints(args.prefills, "--prefills"),
+            canvases=_ints(args.canvases, "--canvases"),
+            decoders=tuple(args.decoders.split(",")),
+            ar_tokens=args.ar_tokens,
+            repeats=args.repeats,
+        )
+    except ModelError as exc:
+        raise CliError(str(exc)) from exc
+    except torch.OutOfMemoryError as exc:
+        raise CliError(f"out of GPU memory at this shape: {str(exc).splitlines()[0]}") from exc
+    print(report.table())
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        payload = {"header": report.header, "rows": [asdict(r) for r in report.rows]}
+        (out / "gpu-shape.json").write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+def _ints(text: str, flag: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if not values or min(values) < 1:
+        raise CliError(f"{flag} wants positive integers separated by commas, got {text!r}")
+    return values
 
 
 def _humaneval(args: argparse.Namespace) -> int:

@@ -22,6 +22,13 @@ def add_model_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:1, mps")
     group.add_argument("--dtype", default="auto", help="auto (bfloat16 on CUDA, else float32), float32, bfloat16")
     group.add_argument("--quantize", choices=["4bit", "8bit"], help="bitsandbytes quantization (CUDA only)")
+    group.add_argument(
+        "--decoder",
+        choices=["dynamic", "static", "compiled"],
+        default="dynamic",
+        help="DiffusionGemma decoder step: dynamic shapes, bucketed static shapes, or those under torch.compile "
+        "(CUDA graphs on a GPU; each new bucket compiles once)",
+    )
     group.add_argument("--layout", choices=["infill", "prompt"], help="override the model directory's layout")
     group.add_argument("--allow-pickle", action="store_true", help="also load *.bin weights (can run code)")
     group.add_argument("--trust-remote-code", action="store_true", help="run Python code shipped with the model")

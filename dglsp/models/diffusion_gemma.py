@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 from transformers import DiffusionGemmaForBlockDiffusion, DynamicCache
 
 from .base import Denoiser, Layout, PrefixState
+from .static_decoder import StaticDecoder
+
+DecoderMode = Literal["dynamic", "static", "compiled"]
 
 
 class DiffusionGemmaDenoiser(Denoiser):
     noise = "uniform"
 
-    def __init__(self, model: DiffusionGemmaForBlockDiffusion, layout: Layout = "infill") -> None:
+    def __init__(
+        self, model: DiffusionGemmaForBlockDiffusion, layout: Layout = "infill", decoder: DecoderMode = "dynamic"
+    ) -> None:
         super().__init__()
         self.model = model.eval()
         self.text_config = model.config.text_config
@@ -21,6 +28,9 @@ class DiffusionGemmaDenoiser(Denoiser):
         self.max_canvas = model.config.canvas_length or 256
         self.layout = layout
         self._embed_dtype = model.model.decoder.embed_tokens.weight.dtype
+        # static/compiled: fixed shapes per bucket (see static_decoder); dynamic: the cache as it is.
+        self.decoder = decoder
+        self._static = StaticDecoder(model, compile=decoder == "compiled") if decoder != "dynamic" else None
 
     @property
     def device(self) -> torch.device:
@@ -69,6 +79,8 @@ class DiffusionGemmaDenoiser(Denoiser):
     def logits(self, state: PrefixState, canvas: torch.Tensor, self_conditioning: torch.Tensor | None) -> torch.Tensor:
         if not state.ids:
             raise ValueError("DiffusionGemma needs at least one prefix token (the bos token)")
+        if self._static is not None:
+            return self._static.logits(state, canvas, self_conditioning)
         start = len(state.ids)
         positions = torch.arange(start, start + canvas.shape[1], device=self.device)[None]
         if self_conditioning is not None:

@@ -13,6 +13,8 @@ import torch
 from .base import Denoiser, Layout, ModelError
 
 Quantize = Literal["4bit", "8bit"]
+Decoder = Literal["dynamic", "static", "compiled"]
+DECODERS = ("dynamic", "static", "compiled")
 DGLSP_FILE = "dglsp.json"  # dglsp's own notes about a model directory: its layout and end-of-fill token
 END_OF_FILL = "<|endoffill|>"
 DEFAULT_MODEL_DIR = Path(__file__).parent / "default"
@@ -26,6 +28,9 @@ class LoadOptions:
     allow_pickle: bool = False
     trust_remote_code: bool = False
     layout: Layout | None = None  # None: what the model directory says, else "prompt" for foreign checkpoints
+    # DiffusionGemma decoder step: dynamic shapes, fixed (bucketed) shapes, or fixed shapes under torch.compile
+    # (CUDA graphs on a GPU). See models/static_decoder.py.
+    decoder: Decoder = "dynamic"
 
     @classmethod
     def from_attributes(cls, source: object) -> LoadOptions:
@@ -103,7 +108,11 @@ def load_model(path: str | os.PathLike | None = None, options: LoadOptions | Non
 
         model = _from_pretrained(DiffusionGemmaForBlockDiffusion, root, kwargs)
         layout = options.layout or notes.get("layout", "prompt")
-        denoiser: Denoiser = DiffusionGemmaDenoiser(model, layout=layout)
+        if options.decoder not in DECODERS:
+            raise ModelError(f"unknown decoder {options.decoder!r}: use {', '.join(DECODERS)}")
+        if kwargs.get("device_map") is None:
+            model.to(device)  # before the static decoder allocates its buffers and compiles
+        denoiser: Denoiser = DiffusionGemmaDenoiser(model, layout=layout, decoder=options.decoder)
         family = "diffusion_gemma"
     else:
         from .masked import MaskedDenoiser
@@ -143,6 +152,7 @@ def load_model(path: str | os.PathLike | None = None, options: LoadOptions | Non
             "device": str(device),
             "dtype": str(dtype).removeprefix("torch."),
             "quantize": options.quantize,
+            "decoder": getattr(denoiser, "decoder", "dynamic"),
             "parameters": params,
             "bytes_on_disk": sum(f.stat().st_size for f in root.iterdir() if f.is_file()),
             "vocab_size": denoiser.vocab_size,

@@ -13,7 +13,7 @@ from ..engine.types import SamplerConfig
 CONFIG_FILE = "dglsp.toml"
 LOG_LEVELS = ("error", "warning", "info", "debug")
 # What decides which model runs and how it is loaded: changing one of these reloads the model.
-MODEL_KEYS = ("model", "device", "dtype", "quantize", "allow_pickle", "trust_remote_code")
+MODEL_KEYS = ("model", "device", "dtype", "quantize", "decoder", "allow_pickle", "trust_remote_code")
 # A cloned repository's dglsp.toml may tune sampling, but must not make dglsp run code or pick the model.
 USER_ONLY_KEYS = ("model", "allow_pickle", "trust_remote_code")
 
@@ -28,6 +28,7 @@ class Settings:
     device: str = "auto"
     dtype: str = "auto"
     quantize: str | None = None
+    decoder: str = "dynamic"  # dynamic | static | compiled (see models/static_decoder.py)
     allow_pickle: bool = False
     trust_remote_code: bool = False
     sampler: dict[str, Any] = field(default_factory=dict)  # SamplerConfig fields over the model's own defaults
@@ -44,6 +45,10 @@ class Settings:
     def __post_init__(self) -> None:
         checks = [
             (self.quantize in (None, "4bit", "8bit"), f"quantize must be 4bit or 8bit, got {self.quantize!r}"),
+            (
+                self.decoder in ("dynamic", "static", "compiled"),
+                f"decoder must be dynamic, static or compiled, got {self.decoder!r}",
+            ),
             (
                 self.multiline in ("auto", "always", "never"),
                 f"multiline must be auto, always or never, got {self.multiline!r}",

@@ -21,6 +21,7 @@ def test_editor_settings_win_over_the_workspace_file_and_sampler_tables_merge(tm
         ({"debounce_ms": -1}, "debounce_ms"),
         ({"debounce_ms": "fast"}, "debounce_ms must be int"),
         ({"multiline": "sometimes"}, "multiline"),
+        ({"decoder": "fast"}, "decoder must be dynamic, static or compiled"),
         ({"sampler": {"entropy_bound": 0}}, "entropy_bound"),
         ({"sampler": {"temperature_please": 1}}, "unknown sampler"),
         ({"enabled": "yes"}, "enabled must be bool"),
@@ -56,3 +57,4 @@ def test_a_model_change_is_seen_and_languages_switch_off():
     settings = merge({}, {"languages": {"lua": False}})
     assert not settings.language_on("lua") and settings.language_on("python")
     assert settings.model_changed(Settings(device="cpu")) and not settings.model_changed(Settings())
+    assert settings.model_changed(Settings(decoder="compiled"))  # a new decoder step means a reload

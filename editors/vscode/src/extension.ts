@@ -38,6 +38,7 @@ const SERVER_KEYS = [
   'device',
   'dtype',
   'quantize',
+  'decoder',
   'allowPickle',
   'trustRemoteCode',
   'sampler',
