@@ -28,6 +28,12 @@ def run(args: argparse.Namespace) -> int:
     )
     # pygls logs whole messages at info, buffer text included: only when the user asks for debug.
     logging.getLogger("pygls").setLevel(logging.DEBUG if args.log_level == "debug" else logging.WARNING)
+    if args.log_level != "debug":
+        # Its traceback for a request that does not parse can quote the request's values (buffer text); the client
+        # gets the error as the request's answer anyway.
+        logging.getLogger("pygls.protocol.json_rpc").addFilter(
+            lambda record: not record.getMessage().startswith("Unable to deserialize")
+        )
     if not 0 < args.port < 65536:
         raise CliError(f"--port must be between 1 and 65535, got {args.port}")
     from ..server import make_server

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +23,7 @@ from .protocol import DglspProtocol
 from .scheduler import Worker
 from .settings import CONFIG_FILE, Settings, SettingsError, merge, normalize, read_toml
 from .stats import Stats
+from .transport import serve_stdio, watch_parent
 
 log = logging.getLogger("dglsp")
 LEVELS = {"error": logging.ERROR, "warning": logging.WARNING, "info": logging.INFO, "debug": logging.DEBUG}
@@ -66,6 +68,10 @@ class DglspServer(LanguageServer):
     # --- settings ------------------------------------------------------------------------------------------
     def start(self, params: types.InitializeParams) -> None:
         self.loop = asyncio.get_running_loop()
+        if params.process_id:
+            watch_parent(
+                params.process_id, lambda: self.exit_because(f"the editor (process {params.process_id}) exited")
+            )
         folders = params.workspace_folders or []
         root_uri = folders[0].uri if folders else params.root_uri
         self.root = Path(to_fs_path(root_uri)) if root_uri else None
@@ -201,3 +207,13 @@ class DglspServer(LanguageServer):
         if self.watcher:
             self.watcher.stop()
         self.worker.stop()
+
+    def exit_because(self, reason: str) -> None:
+        """Leave at once: nobody is left to answer (a fill in flight has no one to apply it)."""
+        log.warning("%s; exiting", reason)
+        self.stop()
+        logging.shutdown()
+        os._exit(0)
+
+    def start_io(self, stdin=None, stdout=None) -> None:
+        serve_stdio(self, stdin, stdout)

@@ -93,19 +93,26 @@ class Documents:
     def change(
         self, uri: str, version: int, changes: list[types.TextDocumentContentChangeEvent], encoding: str = UTF16
     ) -> Document:
+        """Apply an editor's changes. When they cannot be applied, our copy and the editor's no longer agree: the
+        document is dropped (requests then say it is not open) rather than served from a text that is wrong."""
         doc = self.get(uri)
-        for change in changes:
-            if isinstance(change, types.TextDocumentContentChangePartial):
-                try:
-                    start = doc.offset(change.range.start, encoding)
-                    end = doc.offset(change.range.end, encoding)
-                except PositionError as exc:
-                    # Our copy and the editor's no longer agree; say so rather than guess.
-                    raise ValueError(f"didChange for {uri} has a bad range ({exc}); reopen the file") from exc
-                doc.replace(start, max(start, end), change.text)
-            else:
-                doc.replace(0, len(doc.text), change.text)
-        _check_size(uri, doc.text)
+        try:
+            if version <= doc.version:
+                raise ValueError(f"didChange for {uri} goes back from version {doc.version} to {version}")
+            for change in changes:
+                if isinstance(change, types.TextDocumentContentChangePartial):
+                    try:
+                        start = doc.offset(change.range.start, encoding)
+                        end = doc.offset(change.range.end, encoding)
+                    except PositionError as exc:
+                        raise ValueError(f"didChange for {uri} has a bad range ({exc})") from exc
+                    doc.replace(start, max(start, end), change.text)
+                else:
+                    doc.replace(0, len(doc.text), change.text)
+            _check_size(uri, doc.text)
+        except ValueError as exc:
+            del self._open[uri]
+            raise ValueError(f"{exc}; dglsp leaves this file alone until it is reopened") from exc
         doc.version = version
         return doc
 
