@@ -48,6 +48,11 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     shape.add_argument("--canvases", default="256,32,64", help="decoder canvases; all but the largest pin a suffix")
     shape.add_argument("--decoders", default="dynamic,static,compiled", help="decoder step modes to compare")
     shape.add_argument("--ar-tokens", type=int, default=128, help="tokens the autoregressive baseline decodes")
+    stress = parser.add_argument_group("stress: fuzz, heavy documents and a soak against the real server")
+    stress.add_argument("--stress", action="store_true", help="run this suite (prints the figures; exit 1 on a defect)")
+    stress.add_argument("--fuzz-cases", type=int, default=300, help="hypothesis-generated message sequences")
+    stress.add_argument("--soak-requests", type=int, default=10_000, help="mixed requests in the soak")
+    stress.add_argument("--minutes", type=float, default=60.0, help="time bound of the soak")
     infill = parser.add_argument_group("humaneval-single | humaneval-multi | humaneval-span")
     infill.add_argument("--limit", type=int, help="run N tasks spread evenly over the suite")
     infill.add_argument("--seed", type=int, default=0, help="sampler seed, and the random spans' seed")
@@ -77,6 +82,8 @@ def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="dglsp-bench-") as tmp:
         if args.size:
             args.model = str(make_blank_model(Path(tmp) / args.size, size=args.size))
+        if args.stress:
+            return _stress(args)
         if args.gpu_shape or args.suite == "gpu-shape":
             return _gpu_shape(args)
         if args.suite == "engine-speed":
@@ -130,6 +137,32 @@ def _gpu_shape(args: argparse.Namespace) -> int:
         payload = {"header": report.header, "rows": [asdict(r) for r in report.rows]}
         (out / "gpu-shape.json").write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
     return 0
+
+
+def _stress(args: argparse.Namespace) -> int:
+    from ..bench import stress
+    from ..models.loader import resolve_model_path
+
+    if args.fuzz_cases < 0 or args.soak_requests < 0 or args.minutes <= 0:
+        raise CliError("--fuzz-cases and --soak-requests must be at least 0, --minutes above 0")
+    # Short fills keep the soak about the server, not about the model's speed.
+    options = {"model": str(resolve_model_path(args.model)), "device": args.device, "sampler": {"max_steps": 8}}
+    phases = []
+    if args.fuzz_cases:
+        phases.append(stress.fuzz(options, args.fuzz_cases, seed=args.seed))
+    phases.append(stress.heavy(options))
+    if args.soak_requests:
+        phases.append(stress.soak(options, args.soak_requests, args.minutes, seed=args.seed))
+    report = stress.table(phases)
+    print(report)
+    out = Path(args.out or f"runs/stress-{time.strftime('%Y%m%d-%H%M%S')}")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.txt").write_text(report + "\n", encoding="utf-8")
+    payload = [{**p.summary(), "notes": p.notes, "rss_mb": p.rss_mb, "latencies": p.latencies} for p in phases]
+    (out / "stress.json").write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
+    plotted = stress.plot(phases, out / "soak.png")
+    print(f"\nwrote {out}/report.txt, stress.json" + (", soak.png" if plotted else ""))
+    return 1 if any(p.crashes or p.hangs or p.errors for p in phases) else 0
 
 
 def _ints(text: str, flag: str) -> tuple[int, ...]:

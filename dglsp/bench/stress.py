@@ -1,0 +1,410 @@
+"""`dglsp bench --stress`: the real server under fuzzing (hypothesis over raw JSON-RPC), heavy documents, bursts,
+and a soak of mixed editor traffic. Counts crashes, hangs (no answer to a cheap request within 2 s), errors,
+latency over time and memory over time."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from dataclasses import dataclass, field
+
+from tqdm import tqdm
+
+from .wire import INLINE, Silent, Wire, inline_params
+
+PROBE_S = 2.0  # a cheap request must be answered this fast, or the server counts as hung
+METHODS = (
+    "initialize", "initialized", "shutdown", "exit", "textDocument/didOpen", "textDocument/didChange",
+    "textDocument/didClose", INLINE, "textDocument/completion", "textDocument/codeAction", "codeAction/resolve",
+    "workspace/didChangeConfiguration", "workspace/executeCommand", "$/cancelRequest", "dglsp/stats", "dglsp/nope",
+)  # fmt: skip
+EXPECTED_ERRORS = {-32800, -32801}  # RequestCancelled, ContentModified: the protocol working, not failing
+DOC = "def area(w, h):\n    return w * h\n\n\nclass Shape:\n    def __init__(self, name):\n        self.name = name\n"
+
+
+@dataclass
+class Phase:
+    name: str
+    cases: int = 0
+    crashes: int = 0
+    hangs: int = 0
+    errors: int = 0
+    seconds: float = 0.0
+    rss_mb: list[tuple[int, float]] = field(default_factory=list)  # (case or request, MB)
+    latencies: list[tuple[float, float]] = field(default_factory=list)  # (seconds since start, ms)
+    notes: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict:
+        rss = [mb for _, mb in self.rss_mb]
+        ms = [m for _, m in self.latencies]
+        out = {
+            "phase": self.name,
+            "cases": self.cases,
+            "crashes": self.crashes,
+            "hangs": self.hangs,
+            "errors": self.errors,
+            "seconds": round(self.seconds, 1),
+            "rss_start_mb": round(rss[0], 1) if rss else None,
+            "rss_end_mb": round(rss[-1], 1) if rss else None,
+            "rss_growth_mb": round(rss[-1] - rss[0], 1) if rss else None,
+        }
+        if ms:
+            out |= {"p50_ms": round(_pct(ms, 50), 1), "p95_ms": round(_pct(ms, 95), 1)}
+        return out
+
+
+def _pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * p / 100))]
+
+
+class Server:
+    """A `dglsp --stdio` that is restarted when it dies, counting the deaths."""
+
+    def __init__(self, options: dict, encoding: str = "utf-16") -> None:
+        self.options, self.encoding = options, encoding
+        self.wire = self._start()
+
+    def _start(self) -> Wire:
+        wire = Wire()
+        caps = {"general": {"positionEncodings": [self.encoding]}}
+        wire.request("initialize", {"capabilities": caps, "initializationOptions": self.options})
+        wire.notify("initialized", {})
+        return wire
+
+    def wait_ready(self, timeout: float = 300.0) -> None:
+        """Until the model has loaded, so a case's time is the case's, not the load's."""
+        end = time.perf_counter() + timeout
+        while time.perf_counter() < end:
+            if self.wire.request("dglsp/stats", timeout=30)["result"]["model"]["state"] in ("ready", "error"):
+                return
+            time.sleep(0.2)
+
+    def alive(self) -> bool:
+        return self.wire.proc.poll() is None
+
+    def probe(self) -> str:
+        """ok, hang or crash: a cheap request, answered within PROBE_S."""
+        if not self.alive():
+            return "crash"
+        try:
+            answer = self.wire.request("dglsp/stats", timeout=PROBE_S)
+            return "shut down" if answer.get("error", {}).get("code") == -32600 else "ok"
+        except Silent:
+            return "crash" if not self.alive() else "hang"
+        except (BrokenPipeError, OSError):
+            return "crash"
+
+    def restart(self) -> None:
+        self.wire.close()
+        self.wire = self._start()
+
+    def close(self) -> None:
+        self.wire.close()
+
+
+def _message_strategy():
+    from hypothesis import strategies as st
+
+    json_values = st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+        max_leaves=12,
+    )
+    position = st.fixed_dictionaries(
+        {"line": st.integers(-3, 2**33), "character": st.integers(-3, 2**33)}
+    ) | st.fixed_dictionaries({"line": st.integers(0, 12), "character": st.integers(0, 40)})
+    uri = st.sampled_from(["file:///fuzz/a.py", "file:///fuzz/b.rs", "untitled:x", "file:///nope.py", ""])
+    text = st.text(max_size=200) | st.binary(max_size=200).map(lambda b: b.decode("latin-1"))
+    version = st.integers(-2, 2**31)
+    change = st.fixed_dictionaries({"range": st.fixed_dictionaries({"start": position, "end": position}), "text": text})
+    msg_id = st.integers(1, 10**6) | st.text(max_size=8) | st.none() | st.booleans()
+    messages = st.one_of(
+        st.builds(lambda m, p, i: {"jsonrpc": "2.0", "id": i, "method": m, "params": p},
+                  st.sampled_from(METHODS), json_values, msg_id),
+        st.builds(lambda u, p: {"jsonrpc": "2.0", "id": 1, "method": INLINE,
+                                "params": {"textDocument": {"uri": u}, "position": p, "context": {"triggerKind": 1}}},
+                  uri, position),
+        st.builds(lambda u, t, v, lang: {"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {
+                      "textDocument": {"uri": u, "languageId": lang, "version": v, "text": t}}},
+                  uri, text, version, st.sampled_from(["python", "rust", "brainfuck", ""])),
+        st.builds(lambda u, v, c: {"jsonrpc": "2.0", "method": "textDocument/didChange", "params": {
+                      "textDocument": {"uri": u, "version": v}, "contentChanges": c}},
+                  uri, version, st.lists(change | st.fixed_dictionaries({"text": text}), max_size=3)),
+        json_values,  # anything at all as a message
+    )  # fmt: skip
+    framed = messages.map(lambda m: _frame(json.dumps(m).encode()))
+    junk = st.binary(max_size=120) | st.builds(lambda n, b: b"Content-Length: %d\r\n\r\n" % n + b,
+                                               st.integers(0, 64), st.binary(max_size=64))  # fmt: skip
+    return st.lists(framed | junk, min_size=1, max_size=6)
+
+
+def _frame(body: bytes) -> bytes:
+    return b"Content-Length: %d\r\n\r\n" % len(body) + body
+
+
+def fuzz(options: dict, cases: int, seed: int = 0, progress: bool = True) -> Phase:
+    """Random message sequences, each followed by a probe; a dead server is counted and restarted."""
+    from hypothesis import HealthCheck, given, settings
+
+    phase = Phase("fuzz")
+    server = Server(options)
+    start = time.perf_counter()
+    bar = tqdm(total=cases, desc="fuzz", unit="case", disable=not progress)
+
+    @settings(max_examples=cases, database=None, deadline=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))  # fmt: skip
+    @given(_message_strategy())
+    def case(chunks: list[bytes]) -> None:
+        phase.cases += 1
+        try:
+            for chunk in chunks:
+                server.wire.raw(chunk)
+            # A body shorter than its Content-Length waits for bytes that never come; any framed reader does.
+            # Close the frame with spaces (JSON whitespace), as the next message of a real client would.
+            server.wire.raw(b" " * 256)
+        except (BrokenPipeError, OSError):
+            pass
+        outcome = server.probe()
+        told_to_exit = any(b'"exit"' in c for c in chunks) and server.wire.proc.returncode in (0, 1)
+        if outcome == "crash" and not told_to_exit:
+            phase.crashes += 1
+        elif outcome == "hang":
+            phase.hangs += 1
+        if outcome != "ok":  # a fuzzed shutdown or exit is obeyed: start a fresh server for the next case
+            if outcome != "shut down" and not told_to_exit:
+                phase.notes.append(f"{outcome} after {[c[:80] for c in chunks]}")
+            server.restart()
+        if phase.cases % 25 == 0:
+            phase.rss_mb.append((phase.cases, server.wire.rss_mb()))
+        bar.update()
+
+    case()
+    bar.close()
+    phase.rss_mb.append((phase.cases, server.wire.rss_mb()))
+    phase.seconds = time.perf_counter() - start
+    server.close()
+    return phase
+
+
+def heavy(options: dict, progress: bool = True) -> Phase:
+    """Documents and traffic an editor can produce: huge, long, binary, bursts, versions out of order, and
+    positions inside surrogate pairs in each encoding."""
+    phase = Phase("heavy")
+    start = time.perf_counter()
+    jobs = [
+        ("10 MB document", lambda w: _big_doc(w, "x = 1  # " + "a" * 80 + "\n", 10 << 20)),
+        ("100k-line document", lambda w: _big_doc(w, "y = 2\n", 100_000 * 6)),
+        ("NUL and binary text", lambda w: _binary_doc(w)),
+        ("1000 didChange in a burst", lambda w: _burst(w, 1000)),
+        ("versions out of order", lambda w: _out_of_order(w)),
+    ]
+    for encoding in ("utf-8", "utf-16", "utf-32"):
+        jobs.append((f"surrogate positions, {encoding}", lambda w: _surrogates(w)))
+    for name, job in tqdm(jobs, desc="heavy", unit="case", disable=not progress):
+        encoding = name.rsplit(", ", 1)[-1] if name.startswith("surrogate") else "utf-16"
+        server = Server(options, encoding)
+        server.wait_ready()
+        began = time.perf_counter()
+        try:
+            detail = job(server.wire)
+        except (Silent, BrokenPipeError, OSError) as exc:
+            detail = f"no answer: {exc}"
+        took = (time.perf_counter() - began) * 1000
+        outcome = server.probe()
+        phase.cases += 1
+        phase.crashes += outcome == "crash"
+        phase.hangs += outcome == "hang"
+        phase.latencies.append((time.perf_counter() - start, took))
+        phase.rss_mb.append((phase.cases, server.wire.rss_mb()))
+        phase.notes.append(f"{name}: {outcome}, {took:.0f} ms, {detail}")
+        server.close()
+    phase.seconds = time.perf_counter() - start
+    return phase
+
+
+def _answer_kind(answer: dict) -> str:
+    if "error" in answer:
+        return f"error {answer['error']['code']}: {answer['error']['message'][:70]}"
+    items = (answer.get("result") or {}).get("items", [])
+    return f"{len(items)} item(s)"
+
+
+def _big_doc(wire: Wire, line: str, chars: int) -> str:
+    text = line * (chars // len(line))
+    wire.open("file:///big.py", text)
+    lines = text.count("\n")
+    answer = wire.request(INLINE, inline_params("file:///big.py", lines // 2, 0), timeout=60)
+    return f"{len(text) >> 10} KiB, {lines} lines; inline at the middle: {_answer_kind(answer)}"
+
+
+def _binary_doc(wire: Wire) -> str:
+    binary = bytes(range(256)).decode("latin-1").replace("\n", "").replace("\r", "")
+    wire.open("file:///bin.py", "x = 1\n\x00\ufffd\udcff" + binary + "\ny = ")
+    return "inline at the end: " + _answer_kind(wire.request(INLINE, inline_params("file:///bin.py", 2, 4), timeout=60))
+
+
+def _burst(wire: Wire, n: int) -> str:
+    wire.open("file:///burst.py", "")
+    began = time.perf_counter()
+    for version in range(2, n + 2):
+        change = {
+            "range": {"start": {"line": 0, "character": version - 2}, "end": {"line": 0, "character": version - 2}}
+        }
+        wire.notify("textDocument/didChange", {"textDocument": {"uri": "file:///burst.py", "version": version},
+                                               "contentChanges": [{**change, "text": "a"}]})  # fmt: skip
+    sent = (time.perf_counter() - began) * 1000
+    answer = wire.request(INLINE, inline_params("file:///burst.py", 0, n), timeout=60)
+    return f"{n} changes sent in {sent:.0f} ms; then inline at the end: {_answer_kind(answer)}"
+
+
+def _out_of_order(wire: Wire) -> str:
+    wire.open("file:///v.py", "a = 1\n", version=5)
+    wire.notify("textDocument/didChange", {"textDocument": {"uri": "file:///v.py", "version": 3},
+                                           "contentChanges": [{"text": "b = 2\n"}]})  # fmt: skip
+    return "inline after a change back to version 3: " + _answer_kind(
+        wire.request(INLINE, inline_params("file:///v.py", 0, 0), timeout=60)
+    )
+
+
+def _surrogates(wire: Wire) -> str:
+    wire.open("file:///emoji.py", "s = '😋😋'\nt = ")
+    kinds = [
+        _answer_kind(wire.request(INLINE, inline_params("file:///emoji.py", 0, c), timeout=60)) for c in range(4, 10)
+    ]
+    return "inline at each character of '😋😋': " + "; ".join(kinds)
+
+
+def soak(options: dict, requests: int, minutes: float, seed: int = 0, progress: bool = True) -> Phase:
+    """Mixed traffic as a user typing makes it: edits with automatic requests, invoked requests, completions,
+    code actions and their resolve, cancels, settings changes. Every answer is checked; time-bounded."""
+    phase = Phase("soak")
+    rng = random.Random(seed)
+    server = Server(options)
+    server.wait_ready()
+    wire = server.wire
+    uri, text, version = "file:///soak.py", DOC, 1
+    wire.open(uri, text)
+    start = time.perf_counter()
+    deadline = start + minutes * 60
+    bar = tqdm(total=requests, desc="soak", unit="req", disable=not progress)
+    kinds = ["type", "inline-auto", "inline", "completion", "action", "cancel", "settings"]
+    weights = [30, 25, 15, 10, 8, 8, 4]
+    while phase.cases < requests and time.perf_counter() < deadline:
+        kind = rng.choices(kinds, weights)[0]
+        line = rng.randrange(text.count("\n") + 1)
+        column = len(text.split("\n")[line])
+        began = time.perf_counter()
+        try:
+            if kind == "type":
+                version += 1
+                piece = rng.choice(["x", " ", "(", ")", "\n    ", "a1", "#"])
+                at = {"line": line, "character": column}
+                wire.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": version},
+                            "contentChanges": [{"range": {"start": at, "end": at}, "text": piece}]})  # fmt: skip
+                lines = text.split("\n")
+                lines[line] += piece
+                text = "\n".join(lines)
+                if text.count("\n") > 60:  # keep the buffer a working size: start over
+                    version += 1
+                    text = DOC
+                    wire.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": version},
+                                                           "contentChanges": [{"text": text}]})  # fmt: skip
+                answer = {}
+            elif kind in ("inline", "inline-auto"):
+                answer = wire.request(INLINE, inline_params(uri, line, column, invoked=kind == "inline"), timeout=60)
+            elif kind == "completion":
+                answer = wire.request("textDocument/completion", {"textDocument": {"uri": uri},
+                                      "position": {"line": line, "character": column}}, timeout=60)  # fmt: skip
+            elif kind == "action":
+                rng_range = {"start": {"line": line, "character": 0}, "end": {"line": line, "character": column}}
+                answer = wire.request("textDocument/codeAction", {"textDocument": {"uri": uri}, "range": rng_range,
+                                      "context": {"diagnostics": []}}, timeout=60)  # fmt: skip
+                actions = answer.get("result") or []
+                if actions and "data" in actions[0] and "edit" not in actions[0]:
+                    answer = wire.request("codeAction/resolve", actions[0], timeout=120)
+            elif kind == "cancel":
+                wire.next_id += 1
+                msg_id = wire.next_id
+                wire.send({"jsonrpc": "2.0", "id": msg_id, "method": INLINE,
+                           "params": inline_params(uri, line, column)})  # fmt: skip
+                wire.notify("$/cancelRequest", {"id": msg_id})
+                answer = wire.answer(msg_id, timeout=60)
+            else:
+                wire.notify("workspace/didChangeConfiguration",
+                            {"settings": {"dglsp": {**options, "debounceMs": rng.choice([0, 50, 75])}}})  # fmt: skip
+                answer = wire.request("dglsp/stats", timeout=PROBE_S)
+        except Silent as exc:
+            phase.hangs += 1
+            phase.notes.append(f"{kind}: {exc}")
+            if not server.alive():
+                phase.crashes += 1
+            server.restart()
+            wire, text, version = server.wire, DOC, 1
+            wire.open(uri, text)
+            continue
+        error = answer.get("error")
+        if error and error.get("code") not in EXPECTED_ERRORS:
+            phase.errors += 1
+            phase.notes.append(f"{kind}: error {error}")
+        phase.cases += 1
+        if kind != "type":
+            phase.latencies.append((time.perf_counter() - start, (time.perf_counter() - began) * 1000))
+        if phase.cases % 100 == 0:
+            phase.rss_mb.append((phase.cases, wire.rss_mb()))
+        bar.update()
+    bar.close()
+    phase.rss_mb.append((phase.cases, wire.rss_mb()))
+    phase.seconds = time.perf_counter() - start
+    server.close()
+    return phase
+
+
+def drift(phase: Phase, windows: int = 5) -> list[tuple[float, float]]:
+    """p95 latency in equal slices of the run: flat means no drift."""
+    ms = [m for _, m in phase.latencies]
+    if len(ms) < windows:
+        return []
+    size = len(ms) // windows
+    return [(_pct(ms[i * size : (i + 1) * size], 50), _pct(ms[i * size : (i + 1) * size], 95)) for i in range(windows)]
+
+
+def table(phases: list[Phase]) -> str:
+    rows = [p.summary() for p in phases]
+    keys = ["phase", "cases", "crashes", "hangs", "errors", "seconds", "p50_ms", "p95_ms", "rss_start_mb",
+            "rss_end_mb", "rss_growth_mb"]  # fmt: skip
+    cells = [keys, *[[str(r.get(k, "")) for k in keys] for r in rows]]
+    widths = [max(len(c[i]) for c in cells) for i in range(len(keys))]
+    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |" for row in cells]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for phase in phases:
+        if phase.name == "soak" and (slices := drift(phase)):
+            lines.append("soak p50/p95 ms by fifth of the run: " + ", ".join(f"{a:.0f}/{b:.0f}" for a, b in slices))
+        if phase.name == "heavy" or (phase.notes and phase.name != "heavy"):
+            lines += [f"  {phase.name}: {note}" for note in phase.notes[:20]]
+    return "\n".join(lines)
+
+
+def plot(phases: list[Phase], path) -> bool:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    soak_phase = next((p for p in phases if p.name == "soak" and p.latencies), None)
+    if soak_phase is None:
+        return False
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 6))
+    t, ms = zip(*soak_phase.latencies, strict=True)
+    top.scatter(t, ms, s=4)
+    top.set(ylabel="request ms", yscale="log", title="dglsp soak: latency and memory over the run")
+    n, mb = zip(*soak_phase.rss_mb, strict=True)
+    bottom.plot(n, mb)
+    bottom.set(xlabel="requests", ylabel="server RSS MB")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return True

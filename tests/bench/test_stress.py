@@ -1,0 +1,20 @@
+"""The short stress run CI does: fuzz, heavy documents and a soak against the real server, with no defect."""
+
+from dglsp.bench import stress
+
+
+def test_a_short_stress_run_finds_no_crash_hang_or_error(dg_dir):
+    options = {"model": str(dg_dir), "sampler": {"max_steps": 4}, "parseTrim": False}
+    phases = [
+        stress.fuzz(options, cases=40, progress=False),
+        stress.heavy(options, progress=False),
+        stress.soak(options, requests=80, minutes=3, progress=False),
+    ]
+    for phase in phases:
+        assert (phase.crashes, phase.hangs, phase.errors) == (0, 0, 0), (phase.name, phase.notes)
+    fuzz, heavy, soak = phases
+    assert fuzz.cases == 40 and heavy.cases == 8 and soak.cases == 80
+    # Each heavy case was answered: an item list or a clear error, never silence.
+    assert all(("item(s)" in note or "error -326" in note) for note in heavy.notes), heavy.notes
+    assert len(soak.latencies) > 20 and soak.rss_mb
+    assert "| fuzz" in stress.table(phases)
