@@ -10,9 +10,7 @@ so a 50 GB model never passes through host memory.
 from __future__ import annotations
 
 import gc
-import statistics
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -24,6 +22,8 @@ from ..engine.sampler import denoise
 from ..engine.types import SamplerConfig
 from ..models.blank import VISION_STUB
 from ..models.diffusion_gemma import DiffusionGemmaDenoiser
+from .engine_speed import median_ms
+from .markdown import markdown_table
 
 # Gemma 4 26B-A4B's text shape (the backbone DiffusionGemma 26B-A4B shares): 25.2B parameters, 3.8B active.
 SHAPES: dict[str, dict] = {
@@ -91,14 +91,11 @@ class ShapeReport:
 
     def table(self) -> str:
         head = ", ".join(f"{k} {v}" for k, v in self.header.items())
-        cells = [["measure", "value", "unit", "% roofline"], *[r.cells() for r in self.rows]]
-        widths = [max(len(c[i]) for c in cells) for i in range(4)]
-        lines = [head, ""]
-        for i, c in enumerate(cells):
-            lines.append("| " + " | ".join(x.ljust(w) for x, w in zip(c, widths, strict=True)) + " |")
-            if i == 0:
-                lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-        return "\n".join(lines)
+        return (
+            head
+            + "\n\n"
+            + markdown_table([["measure", "value", "unit", "% roofline"], *[r.cells() for r in self.rows]])
+        )
 
 
 def text_config(shape: str) -> dict:
@@ -189,20 +186,6 @@ def roofline_ms(shape: str, tokens: int, device: torch.device, bytes_per_param: 
     return max(step_bytes(shape, tokens, bytes_per_param) / bandwidth, 2 * active * tokens / flops) * 1000
 
 
-def timed_ms(fn: Callable[[], object], device: torch.device, repeats: int) -> float:
-    fn()  # warm-up: allocator, kernels, compiled graphs
-    times = []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        start = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
-
-
 def memory_gb(device: torch.device, model: torch.nn.Module) -> float:
     """Peak GPU memory allocated; elsewhere the model's own tensors."""
     if device.type == "cuda":
@@ -276,7 +259,7 @@ def _diffusion_rows(report, shape, dev, dtype, prefills, canvases, suffix, decod
         def prefill(n=length):
             denoiser.extend(denoiser.new_state(), ids(n))
 
-        ms = timed_ms(prefill, dev, max(1, repeats // 2))
+        ms = median_ms(prefill, max(1, repeats // 2), dev)
         limit = roofline_ms(shape, length, dev)
         report.add(f"prefill {length} tokens", ms, "ms", None if limit is None else 100 * limit / ms)
         bar.update()
@@ -290,7 +273,7 @@ def _diffusion_rows(report, shape, dev, dtype, prefills, canvases, suffix, decod
             pinned = 0 if size == full else suffix
             canvas = torch.tensor([ids(size + pinned)], device=dev)
             logits = stepper.logits(state, canvas, None)
-            ms = timed_ms(lambda c=canvas, lg=logits, s=stepper: s.logits(state, c, lg), dev, repeats)
+            ms = median_ms(lambda c=canvas, lg=logits, s=stepper: s.logits(state, c, lg), repeats, dev)
             limit = roofline_ms(shape, size + pinned, dev)
             what = f"decoder step, {mode}, canvas {size}" + (f" + {pinned} pinned suffix" if pinned else "")
             report.add(what, ms, "ms", None if limit is None else 100 * limit / ms)
@@ -305,7 +288,7 @@ def _diffusion_rows(report, shape, dev, dtype, prefills, canvases, suffix, decod
     # A whole fill through dglsp's sampler: every step commits 16 slots, so the canvas takes full/16 steps.
     layout = build_canvas([full], [], [])
     sampler = SamplerConfig(tokens_per_step=TOKENS_PER_STEP)
-    fill_ms = timed_ms(lambda: denoise(steppers[fastest], state, layout, sampler), dev, 2)
+    fill_ms = median_ms(lambda: denoise(steppers[fastest], state, layout, sampler), 2, dev)
     rate = full * 1000 / fill_ms
     report.add(f"fill of {full} tokens through the sampler ({fastest})", rate, "tokens/s")
     bar.update()

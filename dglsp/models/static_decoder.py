@@ -32,7 +32,7 @@ def canvas_bucket(n: int) -> int:
 class StaticView:
     cache: DynamicCache  # read-only: padded per-layer buffers
     prefix: int  # real prefix tokens
-    kept: dict[str, int]  # real tokens per layer type after the sliding window's cut
+    kept: dict[str, tuple[int, int]]  # per layer type: (real tokens after the window's cut, buffer length)
     owner: PrefixState  # the state copied into the buffers (held, so its id cannot be reused by another)
 
 
@@ -76,7 +76,7 @@ class StaticDecoder:
             if layer.is_sliding:
                 keys, values = keys[:, :, -self.sliding_keep :], values[:, :, -self.sliding_keep :]
             n = keys.shape[-2]
-            kept["sliding_attention" if layer.is_sliding else "full_attention"] = n
+            kept["sliding_attention" if layer.is_sliding else "full_attention"] = (n, layer.keys.shape[-2])
             layer.keys[:, :, :n].copy_(keys)
             layer.values[:, :, :n].copy_(values)
             # Stale keys past `n` are masked out, but zero them so they can never turn into NaN under a mask.
@@ -105,11 +105,7 @@ class StaticDecoder:
         """Per layer type, (1, 1, padded, cache + padded): the real prefix and the real canvas are visible."""
         masks = {}
         canvas = torch.arange(padded, device=device) < real
-        for kind, kept in view.kept.items():
-            index = next(
-                i for i, layer in enumerate(view.cache.layers) if layer.is_sliding == (kind != "full_attention")
-            )
-            length = view.cache.layers[index].keys.shape[-2]
+        for kind, (kept, length) in view.kept.items():
             visible = torch.cat([torch.arange(length, device=device) < kept, canvas])
             mask = visible.expand(1, 1, padded, length + padded)
             if self.additive:
