@@ -5,9 +5,11 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
+from ..models.base import first_line
 from ..models.loader import LoadedModel
 from .cache import PrefixCache
 from .canvas import SpecialIds, canvas_size, lay_out
+from .memory import OutOfMemory, is_out_of_memory, release_memory
 from .sampler import OnStep, denoise
 from .types import FillRequest, FillResult, SamplerConfig
 
@@ -43,9 +45,22 @@ class Engine:
     def fill(
         self, request: FillRequest, sampler: SamplerConfig | None = None, on_step: OnStep | None = None
     ) -> FillResult:
+        """Denoise the request's gap(s). Out of memory raises `OutOfMemory` after giving the memory back."""
         if not 1 <= request.max_tokens <= MAX_FILL_TOKENS:
             raise ValueError(f"max_tokens must be between 1 and {MAX_FILL_TOKENS}, got {request.max_tokens}")
-        config = sampler or self.sampler
+        try:
+            return self._fill(request, sampler or self.sampler, on_step)
+        except Exception as exc:
+            if not is_out_of_memory(exc):
+                raise
+            detail = f"a fill of up to {request.max_tokens} tokens ({first_line(exc)})"
+        # Outside the except block, whose traceback held the failed step's tensors: now they can be freed.
+        if self.cache is not None:
+            self.cache.clear()
+        release_memory(self.denoiser.device)
+        raise OutOfMemory(self.denoiser.device, detail)
+
+    def _fill(self, request: FillRequest, config: SamplerConfig, on_step: OnStep | None) -> FillResult:
         start = time.perf_counter()
         encoded_before = self.denoiser.encoded_tokens
         window = self.denoiser.max_positions * CHARS_PER_POSITION

@@ -16,6 +16,12 @@ class ModelError(RuntimeError):
     """A model that cannot be found, read or run; the message says what to do."""
 
 
+def first_line(exc: BaseException) -> str:
+    """An exception's first line: libraries' messages run to pages, a user's message should not."""
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
+
+
 @dataclass
 class PrefixState:
     """The encoded prefix: its token ids and whatever the family keeps for them (a KV cache, or nothing)."""

@@ -10,7 +10,7 @@ from typing import Literal
 
 import torch
 
-from .base import Denoiser, Layout, ModelError
+from .base import Denoiser, Layout, ModelError, first_line
 
 Quantize = Literal["4bit", "8bit"]
 Decoder = Literal["dynamic", "static", "compiled"]
@@ -93,8 +93,7 @@ def pick_dtype(wanted: str, device: torch.device) -> torch.dtype:
 def load_model(path: str | os.PathLike | None = None, options: LoadOptions | None = None) -> LoadedModel:
     options = options or LoadOptions()
     root = resolve_model_path(path)
-    config = _read_config(root)
-    _check_weights(root, options.allow_pickle)
+    config = check_model_dir(root, options.allow_pickle)
     notes = read_optional_json(root / DGLSP_FILE)
     device = pick_device(options.device)
     dtype = pick_dtype(options.dtype, device)
@@ -107,6 +106,7 @@ def load_model(path: str | os.PathLike | None = None, options: LoadOptions | Non
         from .diffusion_gemma import DiffusionGemmaDenoiser
 
         model = _from_pretrained(DiffusionGemmaForBlockDiffusion, root, kwargs)
+        _own_memory(model, device)
         layout = options.layout or notes.get("layout", "prompt")
         if options.decoder not in DECODERS:
             raise ModelError(f"unknown decoder {options.decoder!r}: use {', '.join(DECODERS)}")
@@ -118,6 +118,7 @@ def load_model(path: str | os.PathLike | None = None, options: LoadOptions | Non
         from .masked import MaskedDenoiser
 
         model = _load_masked(root, kwargs, options)
+        _own_memory(model, device)
         denoiser = MaskedDenoiser(
             model,
             mask_id=tokenizer.mask_token_id,
@@ -173,16 +174,23 @@ def read_optional_json(path: Path) -> dict:
     return _read_json(path) if path.exists() else {}
 
 
-def _read_config(root: Path) -> dict:
+def check_model_dir(root: Path, allow_pickle: bool = False) -> dict:
+    """The cheap checks before a load: a config, weights of an allowed kind, safetensors headers that read.
+    A server runs them before it lets go of the model it has, so a broken directory costs it nothing."""
     if not root.is_dir():
         raise ModelError(f"model directory not found: {root}")
     if not (root / "config.json").is_file():
         raise ModelError(f"{root} is not a model directory: it has no config.json")
-    return _read_json(root / "config.json")
+    config = _read_json(root / "config.json")
+    _check_weights(root, allow_pickle)
+    return config
 
 
 def _check_weights(root: Path, allow_pickle: bool) -> None:
-    if any(root.glob("*.safetensors")):
+    shards = sorted(root.glob("*.safetensors"))
+    if shards:
+        for shard in shards:
+            _check_safetensors(shard)
         return
     if any(root.glob("*.bin")) or any(root.glob("*.pt")) or any(root.glob("*.pth")):
         if allow_pickle:
@@ -192,6 +200,28 @@ def _check_weights(root: Path, allow_pickle: bool) -> None:
             "safetensors, or opt in with --allow-pickle if you trust their source"
         )
     raise ModelError(f"{root} has no weights (*.safetensors)")
+
+
+def _check_safetensors(path: Path) -> None:
+    """The header parses and every tensor lies inside the file: what a truncated or half-written file fails."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            f.keys()
+    except Exception as exc:  # safetensors raises its own error types
+        raise ModelError(f"{path} is damaged or incomplete: {first_line(exc)}") from exc
+
+
+def _own_memory(model, device: torch.device) -> None:
+    """Copy CPU weights out of the memory-mapped file. Otherwise a checkpoint saved over the file while the
+    server runs changes its weights under it, or kills it with SIGBUS when the file shrinks."""
+    if device.type != "cpu":
+        return  # moved to the device, off the file, by model.to(device)
+    with torch.no_grad():
+        for tensor in (*model.parameters(), *model.buffers()):
+            if tensor.device.type == "cpu":
+                tensor.data = tensor.data.clone()
 
 
 def _from_pretrained_kwargs(options: LoadOptions, device: torch.device, dtype: torch.dtype, notes: dict) -> dict:
@@ -228,9 +258,9 @@ def _from_pretrained(cls, root: Path, kwargs: dict):
     try:
         return cls.from_pretrained(str(root), **kwargs)
     except (OSError, ValueError, RuntimeError, KeyError) as exc:
-        raise ModelError(f"cannot load the model in {root}: {_first_line(exc)}") from exc
+        raise ModelError(f"cannot load the model in {root}: {first_line(exc)}") from exc
     except Exception as exc:  # safetensors raises its own error types for a damaged file
-        raise ModelError(f"cannot load the model in {root}: {type(exc).__name__}: {_first_line(exc)}") from exc
+        raise ModelError(f"cannot load the model in {root}: {type(exc).__name__}: {first_line(exc)}") from exc
 
 
 def _load_masked(root: Path, kwargs: dict, options: LoadOptions):
@@ -253,9 +283,4 @@ def _load_tokenizer(root: Path, options: LoadOptions):
             str(root), local_files_only=True, trust_remote_code=options.trust_remote_code
         )
     except Exception as exc:
-        raise ModelError(f"cannot load the tokenizer in {root}: {_first_line(exc)}") from exc
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0]
+        raise ModelError(f"cannot load the tokenizer in {root}: {first_line(exc)}") from exc

@@ -65,6 +65,7 @@ class StaticDecoder:
         current = self._view
         if current is not None and current.owner is state and current.prefix == len(state.ids):
             return current
+        self._view = None  # until the copy below completes: a failure half-way must not leave a stale view
         length = len(state.ids)
         size = prefix_bucket(length)
         cache = self._buffers.get(size)

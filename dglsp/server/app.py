@@ -15,6 +15,7 @@ from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
 from .. import __version__
+from ..engine.memory import OutOfMemory
 from .config_watch import ConfigWatcher
 from .documents import Documents
 from .fill_cache import FillCache
@@ -154,7 +155,14 @@ class DglspServer(LanguageServer):
             if progress:
                 end = f"{status.state}: {status.path}" if status.state == "ready" else status.error
                 self.threadsafe(self.work_done_progress.end, token, types.WorkDoneProgressEnd(message=end))
-            if status.state == "ready":
+            if status.kept:
+                self.threadsafe(
+                    self.tell,
+                    "warning",
+                    f"dglsp: the model was not reloaded: {status.kept}. The model already loaded ({status.path}) "
+                    "goes on serving; run `dglsp.reloadModel` once the directory is whole again.",
+                )
+            elif status.state == "ready":
                 self.threadsafe(
                     self.tell,
                     "info",
@@ -169,6 +177,7 @@ class DglspServer(LanguageServer):
                     "Completions are off until `model` in the settings points to a good model.",
                 )
 
+        self.host.queued()
         self.worker.submit(run)
 
     def _progress_supported(self) -> bool:
@@ -193,6 +202,15 @@ class DglspServer(LanguageServer):
             self._told.add(message)
             self.tell(level, message)
 
+    def tell_out_of_memory(self, exc: OutOfMemory) -> None:
+        """Each time in the log, once as a pop-up: a long file can run out on every keystroke."""
+        self.tell("warning", f"dglsp: {exc}", show=False)
+        self.tell_once(
+            "error",
+            f"dglsp: out of memory on {exc.device}; that fill was dropped and dglsp goes on. Lower maxTokens or "
+            "lineTokens, close what else uses the memory, or use a smaller (or quantized) model.",
+        )
+
     def threadsafe(self, fn: Callable, *args, **kwargs) -> None:
         """Run `fn` on the event loop: only that thread may write to the client."""
         if self.loop is not None and not self.loop.is_closed():
@@ -207,6 +225,7 @@ class DglspServer(LanguageServer):
         if self.watcher:
             self.watcher.stop()
         self.worker.stop()
+        self.host.stop()
 
     def exit_because(self, reason: str) -> None:
         """Leave at once: nobody is left to answer (a fill in flight has no one to apply it)."""

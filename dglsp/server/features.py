@@ -9,9 +9,10 @@ import re
 from typing import Any
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcContentModified, JsonRpcInvalidParams
+from pygls.exceptions import JsonRpcContentModified, JsonRpcException, JsonRpcInvalidParams
 
 from .. import __version__
+from ..engine.memory import OutOfMemory
 from ..syntax.languages import UnknownLanguage
 from .app import DglspServer
 from .documents import Document, UnknownDocument
@@ -21,10 +22,17 @@ from .scheduler import Cancelled
 from .suggest import document, offset, suggest
 
 log = logging.getLogger("dglsp")
-ACCEPTED, TOGGLE, RUN_ACTION = "dglsp.accepted", "dglsp.toggle", "dglsp.runAction"
+ACCEPTED, TOGGLE, RUN_ACTION, RELOAD = "dglsp.accepted", "dglsp.toggle", "dglsp.runAction", "dglsp.reloadModel"
 STATS = "dglsp/stats"
 WORD_END = re.compile(r"\w*$")
 ACTION_KIND = types.CodeActionKind.RefactorRewrite
+
+
+class RequestFailed(JsonRpcException):
+    """LSP's RequestFailed: the request was sound, the server could not do it (e.g. out of memory)."""
+
+    CODE = -32803
+    MESSAGE = "Request Failed"
 
 
 def register(ls: DglspServer) -> None:
@@ -157,6 +165,12 @@ def register(ls: DglspServer) -> None:
     def toggle(ls: DglspServer, *_args: Any) -> dict:
         return {"enabled": ls.toggle()}
 
+    @ls.command(RELOAD)
+    def reload_model(ls: DglspServer, *_args: Any) -> dict:
+        """Read the model again, e.g. after a new checkpoint was saved over it; the answer comes as messages."""
+        ls.load_model()
+        return {"queued": True}
+
     @ls.feature(STATS)
     def stats(ls: DglspServer, _params: Any = None) -> dict:
         return {
@@ -205,6 +219,9 @@ async def _compute_action(ls: DglspServer, data: Any) -> tuple[Document, list[Ed
         raise
     except (Cancelled, ModelUnavailable) as exc:
         raise JsonRpcContentModified(f"dglsp: {exc}") from None
+    except OutOfMemory as exc:
+        ls.tell_out_of_memory(exc)
+        raise RequestFailed(f"dglsp: {exc}") from None
     if doc.version != data["version"]:
         raise JsonRpcContentModified(f"{doc.uri} changed while the model worked; ask again")
     if not edits:

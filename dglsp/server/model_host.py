@@ -7,10 +7,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+import torch
+
 from ..engine.engine import Engine
+from ..engine.memory import release_memory
 from ..engine.types import FillRequest
-from ..models.base import ModelError
-from ..models.loader import LoadOptions, load_model, resolve_model_path
+from ..models.base import ModelError, first_line
+from ..models.loader import LoadOptions, check_model_dir, load_model, resolve_model_path
+from .cpu_share import CpuShare
 from .settings import Settings
 
 Report = Callable[[str], None]
@@ -28,21 +32,40 @@ class ModelState:
     error: str = ""
     load_ms: float = 0.0
     generation: int = 0  # bumps on every load, so cached fills of an older model are not served
+    kept: str = ""  # why the last reload did not happen, while this model goes on serving
 
 
 class ModelHost:
     def __init__(self) -> None:
         self.engine: Engine | None = None
         self.status = ModelState()
+        self.threads = 0
+        self._default_threads = torch.get_num_threads()  # torch's own choice: one per physical core
+        self._worker_threads = self._default_threads
+        self._share: CpuShare | None = None
 
     def load(self, settings: Settings, report: Report) -> ModelState:
-        """Load the model the settings name (called on the worker thread); on failure keep the reason."""
-        self.engine = None
-        self.status = ModelState(state="loading", generation=self.status.generation + 1)
+        """Load the model the settings name (called on the worker thread); on failure keep the reason.
+
+        The directory is checked before the model in use is let go: a deleted, damaged or half-written model
+        then costs nothing, and the old model goes on serving (`status.kept` says why)."""
         start = time.perf_counter()
+        if self.engine is None:
+            self.status = ModelState(state="loading", generation=self.status.generation + 1)
         try:
             path = resolve_model_path(settings.model)
-            self.status.path = str(path)
+            check_model_dir(path, settings.allow_pickle)
+        except ModelError as exc:
+            if self.engine is not None:
+                self.status = replace(self.status, kept=str(exc))
+                return self.status
+            return self._failed(str(exc), self.status)
+        if self.engine is not None:
+            device, self.engine = self.engine.denoiser.device, None
+            release_memory(device)  # two large models rarely fit side by side
+            self.status = ModelState(state="loading", generation=self.status.generation + 1)
+        self.status.path = str(path)
+        try:
             report(f"loading {path}")
             model = load_model(path, LoadOptions.from_attributes(settings))
             report("warming up")
@@ -50,31 +73,50 @@ class ModelHost:
             # One tiny fill first, so the user's first request does not pay for lazy initialisation.
             engine.fill(FillRequest(prefix="\n", max_tokens=1), replace(engine.sampler, max_steps=1))
         except ModelError as exc:
-            return self._failed(str(exc))
+            return self._failed(str(exc), self.status)
         except Exception as exc:  # out of memory, a corrupt file: the server must stay up and say why
-            return self._failed(f"{type(exc).__name__}: {exc}")
+            return self._failed(f"{type(exc).__name__}: {first_line(exc)}", self.status)
         self.engine = engine
         self.status.state = "ready"
         self.status.device = str(model.denoiser.device)
         self.status.load_ms = (time.perf_counter() - start) * 1000
         return self.status
 
-    def _failed(self, reason: str) -> ModelState:
-        self.status.state = "error"
-        self.status.error = reason
+    def queued(self) -> None:
+        """A load is on its way (called when it is queued): without a model, say "loading" from now on."""
+        if self.engine is None:
+            self.status = replace(self.status, state="loading", error="")
+
+    def _failed(self, reason: str, status: ModelState) -> ModelState:
+        self.status = replace(status, state="error", error=reason)
         return self.status
 
-    @staticmethod
-    def set_threads(threads: int) -> None:
-        """On a laptop the editor needs a core too; 0 leaves torch's own choice."""
-        if threads:
-            import torch
+    def set_threads(self, threads: int) -> None:
+        """n: exactly n threads for the model; 0: as many as the rest of the machine leaves free (cpu_share)."""
+        self.threads = threads
+        if threads == 0 and self._share is None:
+            self._share = CpuShare(most=self._default_threads)
+        elif threads and self._share is not None:
+            self._share.stop()
+            self._share = None
 
-            torch.set_num_threads(threads)
+    def stop(self) -> None:
+        if self._share is not None:
+            self._share.stop()
+
+    def _size_threads(self) -> None:
+        # torch.set_num_threads must run on the thread that runs the model: OpenMP keeps the count per calling
+        # thread, so a count set on the event loop leaves the worker's matrix products on every core.
+        wanted = self.threads or (self._share.threads() if self._share else self._default_threads)
+        if wanted != self._worker_threads:
+            torch.set_num_threads(wanted)
+            self._worker_threads = wanted
 
     def require(self) -> Engine:
+        """The engine, for a job on the worker thread, with the CPU threads sized for this moment."""
         if self.engine is None:
             if self.status.state == "error":
                 raise ModelUnavailable(f"the model failed to load: {self.status.error}")
             raise ModelUnavailable(f"the model is {self.status.state}")
+        self._size_threads()
         return self.engine

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import stat
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 from ..engine.types import SamplerConfig
 
 CONFIG_FILE = "dglsp.toml"
+MAX_CONFIG_BYTES = 1 << 20
 LOG_LEVELS = ("error", "warning", "info", "debug")
 # What decides which model runs and how it is loaded: changing one of these reloads the model.
 MODEL_KEYS = ("model", "device", "dtype", "quantize", "decoder", "allow_pickle", "trust_remote_code")
@@ -40,7 +42,7 @@ class Settings:
     multiline: str = "auto"  # auto | always | never
     parse_trim: bool = True  # cut fills back to where the buffer parses; off shows the model's raw first line
     log_level: str = "info"
-    threads: int = 0  # CPU threads for the model; 0: torch's default (one per core)
+    threads: int = 0  # CPU threads for the model; 0: the cores other programs leave free (see cpu_share.py)
 
     def __post_init__(self) -> None:
         checks = [
@@ -123,6 +125,12 @@ def check_types(values: dict[str, Any], source: str) -> None:
 def read_toml(path: Path) -> dict[str, Any]:
     """The workspace file's settings; keys a repository may not set are refused with the reason."""
     try:
+        info = path.stat()
+        # Read on the event loop: a FIFO would block it for good, a huge file would stall it.
+        if not stat.S_ISREG(info.st_mode):
+            raise SettingsError(f"cannot read {path}: it is not a regular file")
+        if info.st_size > MAX_CONFIG_BYTES:
+            raise SettingsError(f"cannot read {path}: {info.st_size} bytes, more than a settings file needs")
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return {}

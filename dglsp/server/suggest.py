@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
+from ..engine.memory import OutOfMemory
 from ..syntax.gap import find_gap
 from .app import DglspServer
 from .documents import Document, UnknownDocument
@@ -118,6 +119,9 @@ async def suggest(
         except ModelUnavailable as exc:
             ls.tell_once("warning", f"dglsp: no completions: {exc}")
             return done("no_model")
+        except OutOfMemory as exc:
+            ls.tell_out_of_memory(exc)
+            return done("out_of_memory")
         except Exception as exc:  # e.g. out of memory on a GPU: say so, answer empty, stay up
             log.exception("fill failed")
             ls.tell("error", f"dglsp: the fill failed: {type(exc).__name__}: {exc}")

@@ -104,7 +104,7 @@ def test_corrupt_model_through_the_real_command(dg_dir, tmp_path):
         timeout=300,
     )
     assert proc.returncode == 2 and proc.stdout == ""
-    assert "cannot load the model" in proc.stderr and "Traceback" not in proc.stderr
+    assert "model.safetensors is damaged or incomplete" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_real_command_round_trip(dg_dir):

@@ -83,3 +83,8 @@ def test_checkhealth_reports_the_server_version_and_the_model(run):
 
 def test_toggle_turns_completions_off_in_the_server(run):
     assert run["enabled_after_toggle"] is False
+
+
+def test_reload_model_loads_it_again(run):
+    before, after = run["generations"]
+    assert after == before + 1

@@ -7,7 +7,7 @@ import torch
 from dglsp.engine.engine import Engine
 from dglsp.engine.types import FillRequest, SamplerConfig
 from dglsp.models.base import ModelError
-from dglsp.models.loader import LoadOptions, load_model, pick_device, resolve_model_path
+from dglsp.models.loader import LoadOptions, check_model_dir, load_model, pick_device, resolve_model_path
 
 
 def copy_model(src, tmp_path):
@@ -40,9 +40,33 @@ def test_missing_directory_is_a_clear_error(tmp_path):
 def test_corrupt_safetensors_is_a_clear_error(dg_dir, tmp_path):
     broken = copy_model(dg_dir, tmp_path)
     weights = broken / "model.safetensors"
-    weights.write_bytes(weights.read_bytes()[:1000])
-    with pytest.raises(ModelError, match="cannot load the model"):
+    weights.write_bytes(weights.read_bytes()[:1000])  # a save cut short
+    with pytest.raises(ModelError, match=r"model\.safetensors is damaged or incomplete"):
+        check_model_dir(broken)
+    with pytest.raises(ModelError, match="damaged or incomplete"):
         load_model(broken)
+    weights.write_bytes(b"\x08" + bytes(7) + b"not json")
+    with pytest.raises(ModelError, match="damaged or incomplete"):
+        load_model(broken)
+
+
+@pytest.mark.parametrize("family_dir", ["dg_dir", "masked_dir"])
+def test_loaded_weights_do_not_follow_the_file(family_dir, request, tmp_path):
+    """A checkpoint saved over the directory of a running model: the model must not change, or die of SIGBUS."""
+    local = copy_model(request.getfixturevalue(family_dir), tmp_path)
+    model = load_model(local)
+    before = {k: v.clone() for k, v in model.denoiser.model.state_dict().items()}
+    weights = local / "model.safetensors"
+    data = weights.read_bytes()
+    header = 8 + int.from_bytes(data[:8], "little")
+    with open(weights, "r+b") as f:  # in place, the same inode: a memory map would see every byte of it
+        f.seek(header)
+        f.write(bytes(len(data) - header))
+    after = model.denoiser.model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    weights.write_bytes(b"")  # cut to nothing: only safe because no weight points into the file any more
+    result = Engine(model).fill(FillRequest(prefix="x = ", max_tokens=4), SamplerConfig(max_steps=2))
+    assert result.steps >= 1
 
 
 def test_pickle_weights_are_refused_unless_allowed(dg_dir, tmp_path):

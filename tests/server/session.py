@@ -9,6 +9,7 @@ from pathlib import Path
 from lsprotocol import types
 from pytest_lsp import LanguageClient, client_capabilities, make_test_lsp_client
 
+CURSOR = "█"
 # Raw fills: a random-weight model's fills rarely parse, and these tests check the protocol, not the model.
 RAW = {"parseTrim": False, "debounceMs": 0}
 
@@ -82,3 +83,29 @@ def open_doc(client: LanguageClient, path: Path, text: str, language: str, versi
     uri = path.as_uri()
     client.text_document_did_open(types.DidOpenTextDocumentParams(types.TextDocumentItem(uri, language, version, text)))
     return uri
+
+
+def marked(source: str) -> tuple[str, int]:
+    return source.replace(CURSOR, ""), source.index(CURSOR)
+
+
+def inline_params(uri: str, position: types.Position, invoked: bool = True, selected=None):
+    kind = types.InlineCompletionTriggerKind.Invoked if invoked else types.InlineCompletionTriggerKind.Automatic
+    return types.InlineCompletionParams(
+        text_document=types.TextDocumentIdentifier(uri),
+        position=position,
+        context=types.InlineCompletionContext(trigger_kind=kind, selected_completion_info=selected),
+    )
+
+
+def position_of(text: str, offset: int) -> types.Position:
+    line = text.count("\n", 0, offset)
+    return types.Position(line, offset - (text.rfind("\n", 0, offset) + 1))
+
+
+async def actions_at(client, uri: str, start: types.Position, end: types.Position) -> dict[str, types.CodeAction]:
+    listed = await client.text_document_code_action_async(
+        types.CodeActionParams(types.TextDocumentIdentifier(uri), types.Range(start, end), types.CodeActionContext([]))
+    )
+    assert all(getattr(a, "edit", None) is None for a in listed)  # listing is cheap: the model runs later
+    return {a.title.split(":")[1].strip().split(" ")[0]: a for a in listed}

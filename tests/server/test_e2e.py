@@ -8,9 +8,20 @@ import sys
 import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
-from session import RAW, capabilities, model_ready, open_doc, start, stats, stop
+from session import (
+    RAW,
+    actions_at,
+    capabilities,
+    inline_params,
+    marked,
+    model_ready,
+    open_doc,
+    position_of,
+    start,
+    stats,
+    stop,
+)
 
-CURSOR = "█"
 SOURCES = {
     "python": ("a.py", "import math\n\n\ndef circle_area(radius):\n    return █\n\n\nprint(circle_area(2.0))\n"),
     "javascript": ("a.js", "function area(r) {\n  return █\n}\nconsole.log(area(2));\n"),
@@ -23,24 +34,6 @@ SOURCES = {
     "cpp": ("a.cpp", "auto area(double r) -> double {\n    return █\n}\n"),
     "lua": ("a.lua", "local function area(r)\n  return █\nend\n"),
 }
-
-
-def marked(source: str) -> tuple[str, int]:
-    return source.replace(CURSOR, ""), source.index(CURSOR)
-
-
-def inline_params(uri: str, position: types.Position, invoked: bool = True, selected=None):
-    kind = types.InlineCompletionTriggerKind.Invoked if invoked else types.InlineCompletionTriggerKind.Automatic
-    return types.InlineCompletionParams(
-        text_document=types.TextDocumentIdentifier(uri),
-        position=position,
-        context=types.InlineCompletionContext(trigger_kind=kind, selected_completion_info=selected),
-    )
-
-
-def position_of(text: str, offset: int) -> types.Position:
-    line = text.count("\n", 0, offset)
-    return types.Position(line, offset - (text.rfind("\n", 0, offset) + 1))
 
 
 def apply(text: str, edit: types.TextEdit) -> str:
@@ -60,7 +53,8 @@ async def test_capabilities_advertise_inline_completion_actions_and_commands(tmp
         assert server.code_action_provider.resolve_provider
         assert server.text_document_sync.change == types.TextDocumentSyncKind.Incremental
         assert server.completion_provider is not None
-        assert {"dglsp.accepted", "dglsp.toggle", "dglsp.runAction"} <= set(server.execute_command_provider.commands)
+        commands = set(server.execute_command_provider.commands)
+        assert {"dglsp.accepted", "dglsp.toggle", "dglsp.runAction", "dglsp.reloadModel"} <= commands
         assert await model_ready(client) == "ready"
         reports = next(iter(client.progress_reports.values()))
         assert reports[0].kind == "begin" and reports[-1].kind == "end"
@@ -213,14 +207,6 @@ def whole_edit(action: types.CodeAction, uri: str, version: int) -> list[types.T
     (change,) = action.edit.document_changes
     assert change.text_document.uri == uri and change.text_document.version == version
     return list(change.edits)
-
-
-async def actions_at(client, uri: str, start: types.Position, end: types.Position) -> dict[str, types.CodeAction]:
-    listed = await client.text_document_code_action_async(
-        types.CodeActionParams(types.TextDocumentIdentifier(uri), types.Range(start, end), types.CodeActionContext([]))
-    )
-    assert all(getattr(a, "edit", None) is None for a in listed)  # listing is cheap: the model runs later
-    return {a.title.split(":")[1].strip().split(" ")[0]: a for a in listed}
 
 
 async def test_code_actions_resolve_to_versioned_edits_that_keep_the_rest_of_the_file(served, tmp_path):

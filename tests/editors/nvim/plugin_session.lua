@@ -129,6 +129,15 @@ local ok, err = pcall(function()
     return stats(client).settings.enabled == false
   end)
   result.enabled_after_toggle = stats(client).settings.enabled
+
+  -- 7. :DglspReloadModel reads the model again: a new load, so a new generation.
+  local generation = stats(client).model.generation
+  vim.cmd("DglspReloadModel")
+  wait("the reloaded model", function()
+    local model = stats(client).model
+    return model.generation > generation and model.state == "ready"
+  end)
+  result.generations = { generation, stats(client).model.generation }
 end)
 
 for _, c in ipairs(vim.lsp.get_clients()) do

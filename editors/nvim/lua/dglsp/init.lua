@@ -81,6 +81,14 @@ local function commands()
   vim.api.nvim_create_user_command("DglspToggle", function()
     M.toggle()
   end, {})
+  vim.api.nvim_create_user_command("DglspReloadModel", function()
+    local lsp_client = client.get()
+    if lsp_client then
+      lsp_client:exec_cmd({ title = "dglsp: reload model", command = "dglsp.reloadModel", arguments = {} })
+    else
+      vim.notify("dglsp: not attached", vim.log.levels.WARN)
+    end
+  end, {})
   vim.api.nvim_create_user_command("DglspStats", function()
     local lsp_client = client.get()
     local stats = lsp_client and lsp_client:request_sync("dglsp/stats", {}, 5000)
