@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+import subprocess
 import time
 from dataclasses import dataclass, field
 
@@ -13,9 +14,10 @@ import numpy as np
 from tqdm import tqdm
 
 from .markdown import markdown_table
-from .wire import INLINE, Silent, Wire, inline_params
+from .wire import INLINE, Closed, Silent, Wire, inline_params
 
 PROBE_S = 2.0  # a cheap request must be answered this fast, or the server counts as hung
+EXIT_S = 10.0  # a server that closed its output must be gone this soon
 METHODS = (
     "initialize", "initialized", "shutdown", "exit", "textDocument/didOpen", "textDocument/didChange",
     "textDocument/didClose", INLINE, "textDocument/completion", "textDocument/codeAction", "codeAction/resolve",
@@ -89,6 +91,13 @@ class Server:
         try:
             answer = self.wire.request("dglsp/stats", timeout=PROBE_S)
             return "shut down" if answer.get("error", {}).get("code") == -32600 else "ok"
+        except Closed:
+            # On its way out (told to exit, or dying): about a second of teardown with torch loaded is not a hang.
+            try:
+                self.wire.proc.wait(timeout=EXIT_S)
+            except subprocess.TimeoutExpired:
+                return "hang"
+            return "crash"
         except Silent:
             return "crash" if not self.alive() else "hang"
         except (BrokenPipeError, OSError):

@@ -23,6 +23,10 @@ class Silent(AssertionError):
     """The server gave no answer in time, or closed its output."""
 
 
+class Closed(Silent):
+    """The server closed its output: it is exiting (pygls closes stdout first, then the interpreter winds down)."""
+
+
 class Wire:
     def __init__(
         self, *args: str, command: list[str] | None = None, env: dict | None = None, stderr=subprocess.DEVNULL
@@ -58,7 +62,7 @@ class Wire:
                 raise Silent(f"no answer from the server within {timeout} s")
             chunk = self.proc.stdout.read(65536)
             if not chunk:
-                raise Silent("the server closed stdout")
+                raise Closed("the server closed stdout")
             self.buffer += chunk
         end = n if n is not None else self.buffer.index(until) + len(until)
         taken, self.buffer = self.buffer[:end], self.buffer[end:]

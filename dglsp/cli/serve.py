@@ -41,6 +41,5 @@ def run(args: argparse.Namespace) -> int:
     server = make_server()
     if args.tcp:
         server.start_tcp(HOST, args.port)
-    else:
-        server.start_io()
-    return 0
+        return 0
+    return server.start_io()

@@ -234,5 +234,5 @@ class DglspServer(LanguageServer):
         logging.shutdown()
         os._exit(0)
 
-    def start_io(self, stdin=None, stdout=None) -> None:
-        serve_stdio(self, stdin, stdout)
+    def start_io(self, stdin=None, stdout=None) -> int:
+        return serve_stdio(self, stdin, stdout)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 from lsprotocol import types
@@ -11,6 +12,7 @@ from ..syntax.tree import SyntaxTree
 from .positions import UTF16, PositionError, line_starts, offset_at, position_at
 
 MAX_DOCUMENT_CHARS = 20 << 20
+INLINE_PARSE_CHARS = 64 << 10  # below this, a full parse takes milliseconds: not worth a thread hop
 
 
 class UnknownDocument(LookupError):
@@ -45,6 +47,17 @@ class Document:
     def tree(self):
         """The current syntax tree (reparsed incrementally if the text changed), or None without a grammar."""
         return None if self.syntax is None else self.syntax.current(self.text)
+
+    async def parsed(self) -> tuple[str, object | None]:
+        """(text, its tree), with a big reparse on another thread: a large paste must not freeze the event loop.
+        The text is the one when this was called; the document may have changed by the time it returns."""
+        text = self.text
+        job = self.syntax.reparse(text) if self.syntax is not None and len(text) > INLINE_PARSE_CHARS else None
+        if job is None:
+            return text, self.tree()
+        tree = await asyncio.to_thread(job.run)
+        self.syntax.install(job, tree)
+        return text, tree
 
     def replace(self, start: int, end: int, new_text: str) -> None:
         if self.syntax is not None:

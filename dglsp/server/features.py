@@ -123,13 +123,16 @@ def register(ls: DglspServer) -> None:
         types.TEXT_DOCUMENT_CODE_ACTION,
         types.CodeActionOptions(code_action_kinds=[ACTION_KIND], resolve_provider=True),
     )
-    def code_action(ls: DglspServer, params: types.CodeActionParams) -> list[types.CodeAction | types.Command]:
+    async def code_action(ls: DglspServer, params: types.CodeActionParams) -> list[types.CodeAction | types.Command]:
         doc = document(ls, params.text_document.uri)
         if not ls.settings.language_on(doc.language_id):
             return []
         start, end = offset(ls, doc, params.range.start), offset(ls, doc, params.range.end)
-        end = max(start, end)
-        plans = plan_actions(doc.text, start, end, doc.grammar, doc.tree(), ls.settings, ls.context_chars)
+        end, version = max(start, end), doc.version
+        text, tree = await doc.parsed()
+        if doc.version != version:
+            raise JsonRpcContentModified(f"{doc.uri} changed while dglsp looked at it; ask again")
+        plans = plan_actions(text, start, end, doc.grammar, tree, ls.settings, ls.context_chars)
         lazy = _resolves_edits(ls)
         actions: list[types.CodeAction | types.Command] = []
         for plan in plans:
@@ -200,17 +203,18 @@ async def _compute_action(ls: DglspServer, data: Any) -> tuple[Document, list[Ed
     doc = document(ls, data["uri"])
     if doc.version != data["version"]:
         raise JsonRpcContentModified(f"{doc.uri} changed since the action was offered; ask again")
+    text, tree = await doc.parsed()
+    if doc.version != data["version"]:
+        raise JsonRpcContentModified(f"{doc.uri} changed while dglsp looked at it; ask again")
     plans = [
         p
-        for p in plan_actions(
-            doc.text, data["start"], data["end"], doc.grammar, doc.tree(), ls.settings, ls.context_chars
-        )
+        for p in plan_actions(text, data["start"], data["end"], doc.grammar, tree, ls.settings, ls.context_chars)
         if p.kind == data["kind"]
     ]
     if not plans:
         raise JsonRpcContentModified(f"the {data['kind']} action no longer applies at this place")
     plan: ActionPlan = plans[0]
-    text, grammar, settings = doc.text, doc.grammar, ls.settings
+    grammar, settings = doc.grammar, ls.settings
     job = ls.worker.submit(lambda cancel: run_action(ls.host.require(), text, plan, grammar, settings, cancel))
     try:
         edits = await asyncio.wrap_future(job.future)

@@ -69,7 +69,10 @@ async def suggest(
 
     if not settings.language_on(doc.language_id):
         return done("disabled")
-    text, tree, head, start, end = doc.text, doc.tree(), "", cursor, cursor
+    text, tree = await doc.parsed()
+    if doc.version != version:  # typed on while a big file was parsed
+        return done("stale")
+    head, start, end = "", cursor, cursor
     if selected is not None:
         # Fill after the completion the popup has selected, as if it were already inserted (LSP 3.18).
         start, end = offset(ls, doc, selected.range.start), offset(ls, doc, selected.range.end)

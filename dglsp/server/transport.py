@@ -38,8 +38,10 @@ class ResyncingReader:
         return self.inner.readexactly(n)
 
 
-def serve_stdio(server, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
-    """pygls' LanguageServer.start_io, with the resyncing reader."""
+def serve_stdio(server, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> int:
+    """pygls' LanguageServer.start_io, with the resyncing reader; returns the exit code `exit` asked for (LSP: 0
+    after a shutdown request, 1 without one)."""
+    code = 0
     server._stop_event = threading.Event()
     reader = ResyncingReader(StdinAsyncReader(stdin or sys.stdin.buffer, server.thread_pool))
     server.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
@@ -55,10 +57,13 @@ def serve_stdio(server, stdin: BinaryIO | None = None, stdout: BinaryIO | None =
         )
     except BrokenPipeError:
         log.error("the client closed the connection; exiting")
-    except (KeyboardInterrupt, SystemExit):
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 0
+    except KeyboardInterrupt:
         pass
     finally:
         server.shutdown()
+    return code
 
 
 def alive(pid: int) -> bool:

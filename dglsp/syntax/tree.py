@@ -6,7 +6,14 @@ conversions here walk only the text between the edit and the previous one, so ty
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from .languages import parser
+
+# A parse reads its source through a callback, this many bytes at a time. py-tree-sitter holds the GIL while it
+# parses, but each callback runs Python, where the interpreter hands the GIL to a waiting thread: so a parse on
+# another thread leaves the event loop a turn every chunk instead of freezing it for the whole file.
+CHUNK_BYTES = 32 << 10
 
 
 def nbytes(piece: str) -> int:
@@ -47,11 +54,31 @@ class Offsets:
         return char
 
 
+@dataclass(frozen=True)
+class Reparse:
+    """A reparse that can run on any thread: its own parser, its own copy of the base tree, the text as bytes."""
+
+    language: str
+    data: bytes
+    base: object | None  # a copy of the edited tree (incremental), or None (a fresh parse)
+    generation: int  # the tree's edit count when this was taken: `SyntaxTree.install` keeps only a current result
+
+    def run(self):
+        data = self.data
+
+        def read(byte: int, _point) -> bytes:
+            return data[byte : byte + CHUNK_BYTES]
+
+        own = parser(self.language)  # a tree-sitter parser must not be used by two threads at once
+        return own.parse(read, self.base) if self.base is not None else own.parse(read)
+
+
 class SyntaxTree:
     """One document's tree: edits are applied as they come, the reparse happens lazily when a tree is needed."""
 
     def __init__(self, language: str, text: str) -> None:
         self.language = language
+        self.generation = 0  # edits so far
         self.parses = 0  # how many times the parser ran (a burst of edits costs one)
         self._parser = parser(language)
         self._tree = None
@@ -79,6 +106,7 @@ class SyntaxTree:
             )
         self._size += new_end_byte - old_end_byte
         self._dirty = True
+        self.generation += 1
         self._anchor = (start, byte, row, col)  # everything before `start` is the same in the new text
 
     def current(self, text: str):
@@ -91,6 +119,21 @@ class SyntaxTree:
             self._size, self._dirty = len(data), False
             self.parses += 1
         return self._tree
+
+    def reparse(self, text: str) -> Reparse | None:
+        """What it takes to bring the tree up to `text` on another thread, or None when the tree is current."""
+        if not self._dirty and self._tree is not None:
+            return None
+        data = text.encode("utf-8")
+        incremental = self._tree is not None and len(data) == self._size
+        # A copy: edits that arrive while the other thread parses edit our tree, never the one it reads.
+        return Reparse(self.language, data, self._tree.copy() if incremental else None, self.generation)
+
+    def install(self, job: Reparse, tree) -> None:
+        """Take `job`'s result as the current tree, unless an edit came in since it was taken."""
+        if job.generation == self.generation:
+            self._tree, self._size, self._dirty = tree, len(job.data), False
+            self.parses += 1
 
     def _locate(self, text: str, offset: int) -> tuple[int, int, int]:
         """(byte, row, byte column) of character `offset`, walking from the anchor or from the start of the text."""

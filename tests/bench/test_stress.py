@@ -18,3 +18,16 @@ def test_a_short_stress_run_finds_no_crash_hang_or_error(dg_dir):
     assert all(("item(s)" in note or "error -326" in note) for note in heavy.notes), heavy.notes
     assert len(soak.latencies) > 20 and soak.rss_mb
     assert "| fuzz" in stress.table(phases)
+
+
+def test_a_server_told_to_exit_is_gone_not_hung(dg_dir):
+    """pygls closes stdout before the interpreter winds down (about a second with torch loaded): the probe must
+    wait for the exit rather than call the silence a hang."""
+    server = stress.Server({"model": str(dg_dir)})
+    try:
+        server.wait_ready()
+        assert server.probe() == "ok"
+        server.wire.notify("exit", None)
+        assert server.probe() == "crash" and server.wire.proc.returncode == 1  # exit without shutdown: 1, per LSP
+    finally:
+        server.close()

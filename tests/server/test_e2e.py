@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
+from pathlib import Path
 
 import pytest
 from lsprotocol import types
@@ -21,6 +23,8 @@ from session import (
     stats,
     stop,
 )
+
+from dglsp.syntax.languages import parser
 
 SOURCES = {
     "python": ("a.py", "import math\n\n\ndef circle_area(radius):\n    return █\n\n\nprint(circle_area(2.0))\n"),
@@ -382,3 +386,23 @@ async def test_tcp_transport_serves_lsp_on_127_0_0_1(tmp_path, dg_dir, unused_tc
         await client.stop()
         server.terminate()
         await server.wait()
+
+
+async def test_a_big_reparse_leaves_the_server_answering_other_requests(served, tmp_path):
+    """A 4 MB file's first parse takes about a second here; it runs off the event loop, so a cheap request is not
+    held behind it."""
+    source = Path(__file__).read_text(encoding="utf-8")
+    text = source * (4_000_000 // len(source)) + "def tail(x):\n    return "
+    started = time.perf_counter()
+    parser("python").parse(text.encode())
+    parse_ms = (time.perf_counter() - started) * 1000
+    uri = open_doc(served, tmp_path / "big.py", text, "python")
+    pending = asyncio.ensure_future(
+        served.text_document_inline_completion_async(inline_params(uri, position_of(text, len(text))))
+    )
+    await asyncio.sleep(0.05)
+    started = time.perf_counter()
+    await stats(served)
+    stats_ms = (time.perf_counter() - started) * 1000
+    assert isinstance(await pending, types.InlineCompletionList)
+    assert parse_ms > 300 and stats_ms < parse_ms / 3, (parse_ms, stats_ms)

@@ -1,6 +1,7 @@
 """A document's tree follows its edits: after any edits the incremental tree is the fresh parse's, parsed once."""
 
 import random
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -137,3 +138,31 @@ def test_holes_come_from_a_given_tree_without_parsing_again(monkeypatch):
     monkeypatch.setattr(languages, "parser", lambda name: pytest.fail("parsed again"))
     assert find_holes(source, "python", tree=tree) == expected
     assert [h.text for h in expected] == ["pass", "# TODO: é"]
+
+
+@pytest.mark.parametrize("language", sorted(SOURCES))
+def test_a_reparse_on_another_thread_is_the_fresh_parse_and_edits_meanwhile_are_not_lost(language):
+    rng = random.Random(7)
+    text = SOURCES[language] * 40
+    syntax = SyntaxTree(language, text)
+    fresh = parser(language)
+
+    with ThreadPoolExecutor(1) as pool:
+        job = syntax.reparse(text)  # the first parse: from nothing
+        syntax.install(job, pool.submit(job.run).result())
+        assert syntax.reparse(text) is None and _shape(syntax.current(text)) == _shape(fresh.parse(text.encode()))
+
+        for _ in range(5):
+            start, end, piece = _random_edit(rng, text)
+            syntax.edit(text, start, end, piece)
+            text = text[:start] + piece + text[end:]
+        job = syntax.reparse(text)  # incremental, from a copy of the edited tree
+        running = pool.submit(job.run)
+        start, end, piece = _random_edit(rng, text)  # an edit arrives while the other thread parses
+        syntax.edit(text, start, end, piece)
+        parsed = running.result()
+        assert _shape(parsed) == _shape(fresh.parse(text.encode()))  # the text it was given, untouched by the edit
+        syntax.install(job, parsed)  # too old now: not taken
+        text = text[:start] + piece + text[end:]
+        parses = syntax.parses
+        assert _shape(syntax.current(text)) == _shape(fresh.parse(text.encode())) and syntax.parses == parses + 1
