@@ -36,6 +36,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     speed.add_argument("--canvas", default="32,64", help="canvas sizes, comma-separated")
     speed.add_argument("--steps", type=int, default=16, help="denoising steps per timed fill")
     speed.add_argument("--repeats", type=int, default=10)
+    speed.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
     shape = parser.add_argument_group("gpu-shape: DiffusionGemma 26B-A4B's shape, random weights, vs autoregressive")
     shape.add_argument(
         "--gpu-shape",
@@ -92,6 +93,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _engine_speed(args: argparse.Namespace) -> int:
+    if args.threads < 0:
+        raise CliError("--threads must be at least 0")
+    if args.threads:
+        torch.set_num_threads(args.threads)  # on this thread, which runs the model (OpenMP counts per thread)
     model = load(args)
     report = measure(
         model,

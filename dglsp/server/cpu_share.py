@@ -13,6 +13,7 @@ import threading
 import time
 from pathlib import Path
 
+PROC_STAT = Path("/proc/stat")
 TICK_S = 0.5
 SMOOTHING = 0.5  # weight of the newest half second: about the last second and a half counts
 
@@ -46,10 +47,9 @@ def threads_for(others: float, most: int) -> int:
 class CpuShare:
     """A background reading of the other processes' load; `threads()` is what the model should use now."""
 
-    def __init__(self, most: int, stat_path: Path = Path("/proc/stat")) -> None:
+    def __init__(self, most: int) -> None:
         self.most = most
         self.cpus = allowed_cpus()
-        self._stat_path = stat_path
         self.others = 0.0  # cores' worth of other processes' work, smoothed
         self._stop = threading.Event()
         self._last = self._sample()
@@ -66,7 +66,7 @@ class CpuShare:
 
     def _sample(self) -> tuple[float, float, float] | None:
         try:
-            busy = busy_seconds(self.cpus, self._stat_path.read_text())
+            busy = busy_seconds(self.cpus, PROC_STAT.read_text())
         except OSError:
             return None
         return None if busy is None else (busy, time.process_time(), time.monotonic())

@@ -59,7 +59,7 @@ class ModelHost:
             if self.engine is not None:
                 self.status = replace(self.status, kept=str(exc))
                 return self.status
-            return self._failed(str(exc), self.status)
+            return self._failed(str(exc))
         if self.engine is not None:
             device, self.engine = self.engine.denoiser.device, None
             release_memory(device)  # two large models rarely fit side by side
@@ -73,9 +73,9 @@ class ModelHost:
             # One tiny fill first, so the user's first request does not pay for lazy initialisation.
             engine.fill(FillRequest(prefix="\n", max_tokens=1), replace(engine.sampler, max_steps=1))
         except ModelError as exc:
-            return self._failed(str(exc), self.status)
+            return self._failed(str(exc))
         except Exception as exc:  # out of memory, a corrupt file: the server must stay up and say why
-            return self._failed(f"{type(exc).__name__}: {first_line(exc)}", self.status)
+            return self._failed(f"{type(exc).__name__}: {first_line(exc)}")
         self.engine = engine
         self.status.state = "ready"
         self.status.device = str(model.denoiser.device)
@@ -87,8 +87,8 @@ class ModelHost:
         if self.engine is None:
             self.status = replace(self.status, state="loading", error="")
 
-    def _failed(self, reason: str, status: ModelState) -> ModelState:
-        self.status = replace(status, state="error", error=reason)
+    def _failed(self, reason: str) -> ModelState:
+        self.status = replace(self.status, state="error", error=reason)
         return self.status
 
     def set_threads(self, threads: int) -> None:

@@ -125,7 +125,7 @@ async def suggest(
         except OutOfMemory as exc:
             ls.tell_out_of_memory(exc)
             return done("out_of_memory")
-        except Exception as exc:  # e.g. out of memory on a GPU: say so, answer empty, stay up
+        except Exception as exc:  # any other failure: say so, answer empty, stay up
             log.exception("fill failed")
             ls.tell("error", f"dglsp: the fill failed: {type(exc).__name__}: {exc}")
             return done("error")

@@ -63,13 +63,14 @@ class Reparse:
     base: object | None  # a copy of the edited tree (incremental), or None (a fresh parse)
     generation: int  # the tree's edit count when this was taken: `SyntaxTree.install` keeps only a current result
 
-    def run(self):
+    def run(self, own=None):
+        """Parse with `own` parser, or a new one: a tree-sitter parser must not be used by two threads at once."""
         data = self.data
 
         def read(byte: int, _point) -> bytes:
             return data[byte : byte + CHUNK_BYTES]
 
-        own = parser(self.language)  # a tree-sitter parser must not be used by two threads at once
+        own = own or parser(self.language)
         return own.parse(read, self.base) if self.base is not None else own.parse(read)
 
 
@@ -111,22 +112,19 @@ class SyntaxTree:
 
     def current(self, text: str):
         """The tree for `text`, the document after all edits so far (reparsed only if edited since the last parse)."""
-        if self._dirty or self._tree is None:
-            data = text.encode("utf-8")
-            # A text the edits do not account for (a missed change) gets a fresh parse rather than a wrong tree.
-            incremental = self._tree is not None and len(data) == self._size
-            self._tree = self._parser.parse(data, self._tree) if incremental else self._parser.parse(data)
-            self._size, self._dirty = len(data), False
-            self.parses += 1
+        job = self.reparse(text)
+        if job is not None:
+            self.install(job, job.run(self._parser))
         return self._tree
 
     def reparse(self, text: str) -> Reparse | None:
-        """What it takes to bring the tree up to `text` on another thread, or None when the tree is current."""
+        """What it takes to bring the tree up to `text` (on this thread or another), or None when it is current."""
         if not self._dirty and self._tree is not None:
             return None
         data = text.encode("utf-8")
+        # A text the edits do not account for (a missed change) gets a fresh parse rather than a wrong tree.
         incremental = self._tree is not None and len(data) == self._size
-        # A copy: edits that arrive while the other thread parses edit our tree, never the one it reads.
+        # A copy: edits that arrive while another thread parses edit our tree, never the one it reads.
         return Reparse(self.language, data, self._tree.copy() if incremental else None, self.generation)
 
     def install(self, job: Reparse, tree) -> None:

@@ -165,3 +165,17 @@ def test_lsp_mode_fills_through_the_real_server_and_times_each_request(dg_dir, t
     assert all(r["stop"] in ("served", "empty") for r in lsp)
     # Each fill is what the server answered on the task's line: one line, indented like the reference line.
     assert all(r["fill"].endswith("\n") and r["fill"].count("\n") == 1 for r in lsp)
+
+
+def test_engine_speed_runs_on_the_threads_asked_for(dg_dir, capsys):
+    before = torch.get_num_threads()
+    try:
+        code, text, _ = run_bench(
+            capsys, "--suite", "engine-speed", "--model", str(dg_dir), "--prefix-tokens", "32", "--suffix-tokens",
+            "4", "--canvas", "16", "--steps", "1", "--repeats", "1", "--threads", "1",
+        )  # fmt: skip
+        assert code == 0 and "on cpu, 1 threads;" in text
+    finally:
+        torch.set_num_threads(before)
+    code, _, err = run_bench(capsys, "--suite", "engine-speed", "--model", str(dg_dir), "--threads", "-1")
+    assert code == 2 and "--threads must be at least 0" in err
