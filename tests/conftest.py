@@ -42,3 +42,11 @@ def masked_model(masked_dir):
 @pytest.fixture(params=["diffusion_gemma", "masked"])
 def any_model(request, dg_model, masked_model):
     return dg_model if request.param == "diffusion_gemma" else masked_model
+
+
+@pytest.fixture(scope="session")
+def gpu_like_python(pytestconfig) -> Path:
+    """A venv with only the GPU machine's packages (tests/gpu_like.py), kept in pytest's cache between runs."""
+    from gpu_like import gpu_like_venv
+
+    return gpu_like_venv(pytestconfig.cache.mkdir("gpu-like"))

@@ -10,6 +10,7 @@ import ast
 import resource
 import statistics
 import sys
+import time
 import warnings
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -181,7 +182,10 @@ def run_tasks(
     timeout: float = 5.0,
     device: str = "cpu",
     progress: bool = True,
+    deadline: float | None = None,
 ) -> tuple[list[TaskResult], list[ConfigSummary]]:
+    """Every task through every filler; past `deadline` (time.monotonic()) no task starts, and each
+    configuration is summarised over the tasks it ran."""
     results: list[TaskResult] = []
     summaries: list[ConfigSummary] = []
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
@@ -191,6 +195,8 @@ def run_tasks(
             filler.prepare()
             pending: list[tuple[InfillTask, Attempt, str, Future[Outcome]]] = []
             for task in tqdm(tasks, desc=filler.name, unit="task", disable=not progress, dynamic_ncols=True):
+                if deadline is not None and time.monotonic() > deadline and pending:
+                    break
                 attempt = filler.fill(task, max_tokens)
                 fill = fill_for_task(task, attempt.fill)
                 pending.append((task, attempt, fill, pool.submit(run_program, task.program(fill), timeout=timeout)))

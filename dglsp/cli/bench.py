@@ -76,6 +76,12 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     infill.add_argument("--jobs", type=int, default=2, help="test processes running at once")
     infill.add_argument("--timeout", type=float, default=5.0, help="seconds per test run")
     infill.add_argument("--quiet", action="store_true", help="no progress bar")
+    infill.add_argument(
+        "--stop-after",
+        type=float,
+        metavar="SECONDS",
+        help="start no task after this long; the report counts the tasks that ran (a time-boxed run)",
+    )
     add_model_flags(parser)
 
 
@@ -180,11 +186,25 @@ def _ints(text: str, flag: str) -> tuple[int, ...]:
     return values
 
 
+def _header(args, tasks: int, ran: int, budget: int, model_info: dict, device: str, lsp: bool) -> str:
+    if lsp:
+        what = f"dglsp --stdio end to end, {model_info['path']} on {model_info['device']}, the server's own budgets"
+    elif model_info:
+        what = f"{model_info['family']} {model_info['parameters'] / 1e6:.1f}M params, {model_info['dtype']} on {device}"
+    else:
+        what = "no model"
+    count = f"{ran} of {tasks} tasks (stopped after {args.stop_after:g} s)" if ran < tasks else f"{ran} tasks"
+    return f"{args.suite}: {count}, {what}, budget {budget} tokens, seed {args.seed}"
+
+
 def _humaneval(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 1:
         raise CliError("--limit must be at least 1")
     if args.jobs < 1 or args.timeout <= 0:
         raise CliError("--jobs must be at least 1 and --timeout above 0")
+    if args.stop_after is not None and args.stop_after <= 0:
+        raise CliError("--stop-after must be above 0 seconds")
+    deadline = time.monotonic() + args.stop_after if args.stop_after else None
     try:
         tasks = build_tasks(args.suite, seed=args.seed, limit=args.limit)
     except RuntimeError as exc:
@@ -232,6 +252,7 @@ def _humaneval(args: argparse.Namespace) -> int:
             timeout=args.timeout,
             device=device,
             progress=not args.quiet,
+            deadline=deadline,
         )
     finally:
         for filler in fillers:
@@ -243,16 +264,12 @@ def _humaneval(args: argparse.Namespace) -> int:
 
     out = Path(args.out or f"runs/{args.suite}-{time.strftime('%Y%m%d-%H%M%S')}")
     out.mkdir(parents=True, exist_ok=True)
-    if lsp is not None:
-        what = f"dglsp --stdio end to end, {model_info['path']} on {model_info['device']}, the server's own budgets"
-    elif model_info:
-        what = f"{model_info['family']} {model_info['parameters'] / 1e6:.1f}M params, {model_info['dtype']} on {device}"
-    else:
-        what = "no model"
-    header = f"{args.suite}: {len(tasks)} tasks, {what}, budget {budget} tokens, seed {args.seed}"
+    ran = max(s.tasks for s in summaries)
+    header = _header(args, len(tasks), ran, budget, model_info, device, lsp is not None)
     settings = {
         "suite": args.suite,
         "tasks": len(tasks),
+        "tasks_run": ran,
         "limit": args.limit,
         "seed": args.seed,
         "max_tokens": budget,

@@ -16,6 +16,7 @@ from ..bench.infill_run import parse_config
 from ..engine.types import SamplerConfig
 from ..models.loader import pick_device
 from ..train.config import CONFIGS
+from . import prepare_gpu
 from .options import CliError
 
 
@@ -27,7 +28,9 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
         metavar="SRC",
         help="stdlib, site-packages (permissive licences only) or directories (default: both)",
     )
-    parser.add_argument("--out", required=True, type=Path, metavar="DIR", help="run directory: data, log, checkpoint")
+    parser.add_argument(
+        "--out", type=Path, metavar="DIR", help="run directory: data, log, checkpoint (with --round: what comes back)"
+    )
     parser.add_argument(
         "--config", choices=sorted(CONFIGS), help="recipe (default: `default`; on --resume the run's own)"
     )
@@ -61,9 +64,72 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
         help="sampler defaults to record in the model (key=value,... as `dglsp bench --configs`)",
     )
     parser.add_argument("--quiet", action="store_true")
+    parser.add_argument(
+        "--workers", type=int, metavar="N", help="processes building batches and packing the corpus (default 0)"
+    )
+    gpu = parser.add_argument_group("a GPU round: pack, resume the shipped model, train, export, bench, in one go")
+    gpu.add_argument(
+        "--round",
+        action="store_true",
+        help="the whole round, leaving in --out only what a rented GPU machine hands back (README: Training on a GPU)",
+    )
+    gpu.add_argument("--rehearse", action="store_true", help="the same round at toy scale on the CPU (about a minute)")
+    gpu.add_argument("--deadline-minutes", type=float, metavar="M", help="the whole round ends in M minutes")
+    gpu.add_argument("--work", type=Path, metavar="DIR", help="packed corpus and checkpoints (default: a temp dir)")
+    gpu.add_argument("--bench-tasks", type=int, metavar="N", help="humaneval-single tasks to bench (default 300)")
+    gpu.add_argument(
+        "--data-speed",
+        action="store_true",
+        help="measure examples/s that 1 and --workers processes build from --corpus (no training)",
+    )
+    prepare_gpu.add_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.prepare_gpu:
+        return prepare_gpu.run(args)
+    if args.data_speed:
+        return _data_speed(args)
+    if args.out is None:
+        raise CliError("--out DIR is required")
+    if args.rehearse and not args.round:
+        raise CliError("--rehearse rehearses a round: pass --round --rehearse")
+    if args.round:
+        from .train_round import run_round
+
+        return run_round(args)
+    return _train(args)
+
+
+def _data_speed(args: argparse.Namespace) -> int:
+    """Examples and tokens per second the batch workers deliver, per core: what feeds a GPU."""
+    import tempfile
+
+    from transformers import AutoTokenizer
+
+    from ..models.loader import DEFAULT_MODEL_DIR
+    from ..train.examples import ExampleMaker
+    from ..train.loop import packed
+    from ..train.pipeline import default_workers, examples_per_second
+
+    config = CONFIGS[args.config or "round"]
+    workers = args.workers or default_workers()
+    with tempfile.TemporaryDirectory(prefix="dglsp-data-speed-") as tmp:
+        try:
+            docs, _ = packed(Path(tmp), args.corpus, args.seed, args.quiet, workers=workers)
+        except FileNotFoundError as exc:
+            raise CliError(str(exc)) from exc
+        tokenizer = AutoTokenizer.from_pretrained(DEFAULT_MODEL_DIR)
+        maker = ExampleMaker(tokenizer, config, len(tokenizer))
+        print(f"config {args.config or 'round'}: batch {config.batch_size}, {len(docs)} training files")
+        print("workers  examples/s  tokens/s    examples/s per worker")
+        for n in sorted({1, workers}):
+            examples, tokens = examples_per_second(maker, docs, n, seconds=args.minutes * 60 if args.minutes else 10)
+            print(f"{n:7d}  {examples:10.0f}  {tokens:10.0f}  {examples / n:10.0f}")
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
     from ..train.card import model_card, write_plot
     from ..train.loop import CHECKPOINT, Trainer, TrainOptions
 
@@ -98,6 +164,7 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         device=str(device),
         quiet=args.quiet,
+        workers=args.workers or 0,
     )
     try:
         trainer = Trainer(options)

@@ -47,6 +47,25 @@ CONFIGS = {
     "default": TrainConfig(size="default"),
     # The same shape on a laptop-class CPU (about 40 GFLOP/s): shorter context, so more steps per hour.
     "default-cpu": TrainConfig(size="default", warmup_steps=100, prefix_tokens=128, suffix_tokens=64),
+    # `dglsp train --round` on a GPU: the shipped shape, a batch that keeps an H200 busy (about 115k tokens a
+    # step), and a peak learning rate raised for it. Validation and checkpoints are rare: the round exports by
+    # the clock instead.
+    "round": TrainConfig(
+        size="default", batch_size=256, lr=2e-3, warmup_steps=200, valid_every=500, checkpoint_every=100_000
+    ),
+    # `dglsp train --round --rehearse`: the same round at toy scale on a CPU, in about a minute.
+    "round-rehearsal": TrainConfig(
+        size="default",
+        batch_size=4,
+        warmup_steps=5,
+        prefix_tokens=64,
+        suffix_tokens=16,
+        buckets={16: 0.5, 32: 0.5},
+        tokenizer_mb=1,
+        valid_every=10,
+        valid_batches=2,
+        checkpoint_every=100_000,
+    ),
     # Seconds on a CPU: what the tests train.
     "smoke": TrainConfig(
         size="tiny",

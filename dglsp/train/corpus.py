@@ -9,14 +9,18 @@ hash, so it is the same on every machine and a file never straddles it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import multiprocessing
 import re
 import sysconfig
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
+
+from tqdm import tqdm
 
 # Licence words (from SPDX ids, classifiers, free text) that are permissive; anything copyleft is refused first.
 PERMISSIVE = {"mit", "bsd", "0bsd", "apache", "psf", "isc", "iscl", "unlicense", "zlib", "cc0", "hpnd", "wtfpl", "bsl"}
@@ -167,37 +171,94 @@ def _read(path: Path) -> tuple[str | None, str]:
     return text, ""
 
 
+_windows: set[tuple[str, ...]] = set()  # a worker's copy of the HumanEval windows
+
+
+def _set_windows(windows: set[tuple[str, ...]]) -> None:
+    global _windows
+    _windows = windows
+
+
+def _vet(path: Path) -> tuple[str | None, str, bool]:
+    """(text, '' , carries HumanEval) or (None, why it was dropped, False)."""
+    text, why = _read(path)
+    return text, why, text is not None and _contaminated(text, _windows)
+
+
+def parallel_map(
+    fn: Callable, items: Sequence, workers: int, initializer=None, initargs=(), desc: str = "", quiet: bool = True
+) -> list:
+    """`fn` over `items` in order, on `workers` processes (1: in this one). fork shares what the parent holds."""
+    bar = {"total": len(items), "desc": desc, "unit": "file", "disable": quiet}
+    if workers <= 1 or len(items) < 2 * workers:
+        if initializer is not None:
+            initializer(*initargs)
+        return [fn(item) for item in tqdm(items, **bar)]
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    with multiprocessing.get_context(method).Pool(workers, initializer=initializer, initargs=initargs) as pool:
+        chunk = max(1, min(64, len(items) // (8 * workers)))
+        return list(tqdm(pool.imap(fn, items, chunksize=chunk), **bar))
+
+
 def in_validation(path: str, share: float, seed: int) -> bool:
     digest = hashlib.sha256(f"{seed}:{path}".encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64 < share
 
 
-def collect(sources: Iterable[Source], *, valid_share: float = 0.02, seed: int = 0) -> Corpus:
+def collect(
+    sources: Iterable[Source], *, valid_share: float = 0.02, seed: int = 0, workers: int = 1, quiet: bool = True
+) -> Corpus:
+    """Read, clean and split every source's files; reading and the HumanEval check run on `workers` processes."""
     sources = list(sources)
-    windows = humaneval_windows()
     corpus = Corpus(train=[], valid=[], sources=sources)
+    paths = [(source, path) for source in sources for path in source.files]
+    windows = humaneval_windows()
+    vetted = parallel_map(_vet, [p for _, p in paths], workers, _set_windows, (windows,), "read", quiet)
     seen: set[bytes] = set()
-    for source in sources:
-        for path in source.files:
-            text, why = _read(path)
-            if text is None:
-                corpus.dropped[why] += 1
-                continue
-            digest = hashlib.sha256(text.encode()).digest()
-            if digest in seen:
-                corpus.dropped["duplicate"] += 1
-                continue
-            seen.add(digest)
-            if _contaminated(text, windows):
-                corpus.dropped["humaneval"] += 1
-                continue
-            name = f"{source.name}/{path.relative_to(source.root).as_posix()}"
-            item = CorpusFile(path=name, source=source.name, text=text)
-            (corpus.valid if in_validation(name, valid_share, seed) else corpus.train).append(item)
+    for (source, path), (text, why, contaminated) in zip(paths, vetted, strict=True):
+        if text is None:
+            corpus.dropped[why] += 1
+            continue
+        digest = hashlib.sha256(text.encode()).digest()
+        if digest in seen:
+            corpus.dropped["duplicate"] += 1
+            continue
+        seen.add(digest)
+        if contaminated:
+            corpus.dropped["humaneval"] += 1
+            continue
+        name = f"{source.name}/{path.relative_to(source.root).as_posix()}"
+        item = CorpusFile(path=name, source=source.name, text=text)
+        (corpus.valid if in_validation(name, valid_share, seed) else corpus.train).append(item)
     if valid_share > 0 and not corpus.valid and len(corpus.train) > 1:
         # A small corpus (a user's own project) may draw no validation file by hash: hold out its last one.
         corpus.valid.append(corpus.train.pop())
     return corpus
+
+
+def sample(sources: list[Source], max_files: int) -> list[Source]:
+    """At most `max_files` files in all, spread evenly over every source's files (a rehearsal's corpus)."""
+    total = sum(len(s.files) for s in sources)
+    if total <= max_files:
+        return sources
+    keep = [round(i * total / max_files) for i in range(max_files)]
+    picked, offset, out = set(keep), 0, []
+    for source in sources:
+        files = tuple(f for i, f in enumerate(source.files, offset) if i in picked)
+        offset += len(source.files)
+        if files:
+            out.append(Source(source.name, source.version, source.licence, files, source.root))
+    return out
+
+
+def sources_bytes(sources: Iterable[Source]) -> int:
+    """What the sources' files weigh on disk (to check there is room to pack them)."""
+    total = 0
+    for source in sources:
+        for path in source.files:
+            with contextlib.suppress(OSError):
+                total += path.stat().st_size
+    return total
 
 
 def resolve_sources(names: Iterable[str]) -> list[Source]:

@@ -12,6 +12,7 @@ import shutil
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -25,8 +26,9 @@ from ..engine.types import SamplerConfig
 from ..models.blank import SIZES, new_diffusion_gemma, save_model_dir
 from ..models.loader import DGLSP_FILE, read_optional_json
 from .config import CONFIGS, TrainConfig
-from .corpus import Corpus, collect, resolve_sources
+from .corpus import Corpus, collect, parallel_map, resolve_sources, sample
 from .examples import Batch, Documents, ExampleMaker
+from .pipeline import BatchStream
 from .spans import node_spans
 from .tokenizer import END_OF_FILL, train_tokenizer_on_texts
 
@@ -49,6 +51,9 @@ class TrainOptions:
     batch_size: int | None = None  # overrides the recipe's (a GPU takes far more)
     device: str = "cpu"
     quiet: bool = False
+    workers: int = 0  # processes building batches ahead of the loop, and packing the corpus (0: none)
+    max_files: int | None = None  # pack an even sample of this many corpus files (a rehearsal)
+    autocast: bool | None = None  # bf16 autocast; None: on CUDA only
 
 
 @dataclass
@@ -57,25 +62,47 @@ class TrainState:
     tokens: int = 0
     seconds: float = 0.0
     best_valid: float | None = None  # None until the first validation (JSON has no infinity)
+    schedule_start: int = 0  # the step this optimizer started at: its warm-up counts from here
+
+
+@dataclass
+class Speed:
+    """This process's training: tokens, seconds, and seconds of them spent waiting for batches."""
+
+    tokens: int = 0
+    seconds: float = 0.0
+    data_wait: float = 0.0
 
 
 def packed(
-    out: Path, sources: list[str], seed: int, quiet: bool, reuse_any: bool = False
+    out: Path,
+    sources: list[str],
+    seed: int,
+    quiet: bool,
+    reuse_any: bool = False,
+    workers: int = 1,
+    max_files: int | None = None,
 ) -> tuple[Documents, Documents]:
     """The corpus packed under OUT/data, packing it first unless an earlier start packed the same sources
-    (or any, for a resume: the run goes on with its own data)."""
+    (or any, for a resume: the run goes on with its own data). `max_files`: an even sample of the files."""
     card = out / "data" / "card.json"
-    if card.exists() and (reuse_any or json.loads(card.read_text(encoding="utf-8")).get("request") == [sources, seed]):
+    request = [sources, seed] + ([max_files] if max_files else [])
+    if card.exists() and (reuse_any or json.loads(card.read_text(encoding="utf-8")).get("request") == request):
         return Documents.load(out / "data" / "train"), Documents.load(out / "data" / "valid")
-    return pack(collect(resolve_sources(sources), seed=seed), out, [sources, seed], quiet)
+    resolved = resolve_sources(sources)
+    if max_files:
+        resolved = sample(resolved, max_files)
+    return pack(collect(resolved, seed=seed, workers=workers, quiet=quiet), out, request, quiet, workers)
 
 
-def pack(corpus: Corpus, out: Path, request: list, quiet: bool = False) -> tuple[Documents, Documents]:
-    """Parse every file once for its spans and write both splits under OUT/data."""
+def pack(
+    corpus: Corpus, out: Path, request: list, quiet: bool = False, workers: int = 1
+) -> tuple[Documents, Documents]:
+    """Parse every file once for its spans (on `workers` processes) and write both splits under OUT/data."""
     splits = []
     for name, files in (("train", corpus.train), ("valid", corpus.valid)):
         texts = [f.text for f in files]
-        spans = [node_spans(t) for t in tqdm(texts, desc=f"spans ({name})", unit="file", disable=quiet)]
+        spans = parallel_map(node_spans, texts, workers, desc=f"spans ({name})", quiet=quiet)
         docs = Documents(texts, spans)
         docs.save(out / "data" / name)
         splits.append(docs)
@@ -137,20 +164,19 @@ class Trainer:
         self.device = torch.device(options.device)
         self.log_path = self.out / LOG_FILE
         self.state = TrainState()
+        self.speed = Speed()
         if options.resume is not None:
             self._resume(options.resume)
         else:
             self._fresh()
-        if options.batch_size:
-            self.config = replace(self.config, batch_size=options.batch_size)
-        self.maker = ExampleMaker(self.tokenizer, self.config, self.model.config.text_config.vocab_size)
+        self.set_batch_size(options.batch_size or self.config.batch_size)
         self.model.to(self.device)
 
     # -- set-up ------------------------------------------------------------------------------------------------
     def _fresh(self) -> None:
         self.config = self.opt.config or CONFIGS["default"]
         self.out.mkdir(parents=True, exist_ok=True)
-        self.train_docs, self.valid_docs = packed(self.out, self.opt.sources, self.opt.seed, self.opt.quiet)
+        self.train_docs, self.valid_docs = self._packed(self.opt.seed, reuse_any=False)
         if self.opt.init is not None:
             # Fine-tuning: the model's own tokenizer and shape; the config only shapes the examples.
             self.tokenizer = AutoTokenizer.from_pretrained(self.opt.init)
@@ -196,8 +222,10 @@ class Trainer:
             self.config = wanted  # the same shape: a new recipe (bigger batch on a GPU) may go on from here
         self.opt.seed = seed
         self.state = TrainState(**state)
+        if saved is None:
+            self.state.schedule_start = self.state.step  # a fresh optimizer warms up again
         self.out.mkdir(parents=True, exist_ok=True)
-        self.train_docs, self.valid_docs = packed(self.out, self.opt.sources, seed, self.opt.quiet, reuse_any=True)
+        self.train_docs, self.valid_docs = self._packed(seed, reuse_any=True)
         self.tokenizer = AutoTokenizer.from_pretrained(checkpoint)
         self.model = DiffusionGemmaForBlockDiffusion.from_pretrained(checkpoint, dtype=torch.float32)
         self.optimizer = self._optimizer()
@@ -205,62 +233,98 @@ class Trainer:
             self.optimizer.load_state_dict(saved["optimizer"])
         self._log({"event": "resume", "step": self.state.step, "from": str(checkpoint)})
 
+    def set_batch_size(self, size: int) -> None:
+        self.config = replace(self.config, batch_size=size)
+        self.maker = ExampleMaker(self.tokenizer, self.config, self.model.config.text_config.vocab_size)
+
+    def _packed(self, seed: int, reuse_any: bool) -> tuple[Documents, Documents]:
+        o = self.opt
+        return packed(self.out, o.sources, seed, o.quiet, reuse_any, max(1, o.workers), o.max_files)
+
     def _optimizer(self) -> torch.optim.Optimizer:
         decay = [p for p in self.model.parameters() if p.ndim >= 2]
         rest = [p for p in self.model.parameters() if p.ndim < 2]
         groups = [{"params": decay, "weight_decay": self.config.weight_decay}, {"params": rest, "weight_decay": 0.0}]
-        return torch.optim.AdamW(groups, lr=self.config.lr, betas=(0.9, 0.95))
+        # One fused kernel for all parameters instead of a dozen small ones each: what a small model on a GPU
+        # needs; the CPU has it too, so the rehearsal runs the same optimizer.
+        return torch.optim.AdamW(groups, lr=self.config.lr, betas=(0.9, 0.95), fused=True)
 
     # -- the loop ----------------------------------------------------------------------------------------------
-    def run(self) -> TrainState:
+    def run(self, every_step: Callable[[Trainer], None] | None = None) -> TrainState:
+        """Train to the step or time limit, then checkpoint; `every_step` runs after each step (exports)."""
         target = self.opt.steps
         deadline = time.monotonic() + self.opt.minutes * 60 if self.opt.minutes else None
         bar = tqdm(total=target, initial=self.state.step, desc="train", unit="step", disable=self.opt.quiet)
-        autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda")
         # `timeout`, a job scheduler or a closing terminal stop a run with SIGTERM (and background jobs ignore
         # Ctrl-C): either way the run ends through `finally` and saves its checkpoint.
         previous = signal.signal(signal.SIGTERM, _interrupt) if _main_thread() else None
+        first = self.state.step
+        stream = BatchStream(self.maker, self.train_docs, self.opt.seed, first, self.opt.workers)
         try:
             while (target is None or self.state.step < target) and (deadline is None or time.monotonic() < deadline):
-                started = time.monotonic()
-                step = self.state.step
-                batch = self.maker.batch(self.train_docs, np.random.default_rng([self.opt.seed, step])).to(self.device)
-                for group in self.optimizer.param_groups:
-                    group["lr"] = lr_at(step, self.config)
-                self.model.train()
-                with autocast:
-                    loss, _ = loss_of(self.model, batch)
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
-                self.optimizer.step()
+                started, waited = time.monotonic(), stream.wait_seconds
+                step, batch = next(stream)
+                tokens = batch.tokens  # counted on the host: on the device, reading it would wait for the GPU
+                loss, norm = self._step(step, batch.to(self.device))
+                seconds = time.monotonic() - started
                 self.state.step += 1
-                self.state.tokens += batch.tokens
-                self.state.seconds += time.monotonic() - started
+                self.state.tokens += tokens
+                self.state.seconds += seconds
+                self.speed.tokens += tokens
+                self.speed.seconds += seconds
+                self.speed.data_wait += stream.wait_seconds - waited
                 bar.update(1)
-                bar.set_postfix(loss=f"{loss.item():.3f}", tok_s=f"{self.state.tokens / self.state.seconds:.0f}")
-                if self.state.step % 10 == 0 or self.state.step == 1:
-                    self._log(
-                        {
-                            "event": "train",
-                            "step": self.state.step,
-                            "loss": round(loss.item(), 4),
-                            "lr": lr_at(step, self.config),
-                            "grad_norm": round(float(norm), 3),
-                            "tokens": self.state.tokens,
-                            "seconds": round(self.state.seconds, 1),
-                        }
-                    )
+                if self.state.step % 10 == 0 or self.state.step == first + 1:
+                    self._log_step(step, loss.item(), float(norm), bar)
                 if self.state.step % self.config.valid_every == 0:
                     self.validate()
                 if self.state.step % self.config.checkpoint_every == 0:
                     self.save()
+                if every_step is not None:
+                    every_step(self)
         finally:
+            stream.close()
             bar.close()
             self.save()
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
         return self.state
+
+    def _step(self, step: int, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """One optimizer step; loss and gradient norm stay on the device (reading them waits for the GPU)."""
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr_at(step - self.state.schedule_start, self.config)
+        self.model.train()
+        autocast = self.opt.autocast if self.opt.autocast is not None else self.device.type == "cuda"
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=autocast):
+            loss, _ = loss_of(self.model, batch)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
+        self.optimizer.step()
+        return loss.detach(), norm
+
+    def _log_step(self, step: int, loss: float, norm: float, bar: tqdm) -> None:
+        speed, wait = self.throughput()
+        bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{speed:.0f}", data_wait=f"{wait:.0%}")
+        self._log(
+            {
+                "event": "train",
+                "step": self.state.step,
+                "loss": round(loss, 4),
+                "lr": lr_at(step - self.state.schedule_start, self.config),
+                "grad_norm": round(norm, 3),
+                "tokens": self.state.tokens,
+                "seconds": round(self.state.seconds, 1),
+                "tokens_per_s": round(speed),
+                "data_wait": round(wait, 4),
+            }
+        )
+
+    def throughput(self) -> tuple[float, float]:
+        """This process's tokens per second of training, and the share of that time spent waiting for batches."""
+        seconds = max(self.speed.seconds, 1e-9)
+        return self.speed.tokens / seconds, self.speed.data_wait / seconds
 
     @torch.no_grad()
     def validate(self) -> dict:
@@ -313,8 +377,16 @@ class Trainer:
         shutil.rmtree(old, ignore_errors=True)
         return final
 
-    def export(self, to: Path, card: str, sampler: SamplerConfig | None = None) -> Path:
-        """The model directory dglsp serves; `sampler` (tuned with `dglsp bench`) becomes its generation config."""
+    def export(
+        self,
+        to: Path,
+        card: str,
+        sampler: SamplerConfig | None = None,
+        dtype: torch.dtype | None = None,
+        max_shard_size: int | None = None,
+    ) -> Path:
+        """The model directory dglsp serves; `sampler` (tuned with `dglsp bench`) becomes its generation config,
+        `dtype` the weights' (bf16 ships at half the size)."""
         if sampler is not None:
             gen = self.model.generation_config
             for key, value in sampler.generation_config_keys().items():
@@ -331,7 +403,9 @@ class Trainer:
             # What `dglsp train --resume MODEL_DIR` needs to go on from here.
             "train": {"config": self.config.to_dict(), "seed": self.opt.seed, "state": vars(self.state)},
         }
-        path = save_model_dir(self.model, self.tokenizer, to, notes)
+        for stale in to.glob("*.safetensors*") if to.is_dir() else ():
+            stale.unlink()  # a shard count that changed must not leave old shards beside the new ones
+        path = save_model_dir(self.model, self.tokenizer, to, notes, dtype=dtype, max_shard_size=max_shard_size)
         (path / "MODEL_CARD.md").write_text(card, encoding="utf-8")
         return path
 

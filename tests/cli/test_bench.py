@@ -69,12 +69,24 @@ def test_oracle_alone_needs_no_model(tmp_path, capsys, monkeypatch):
     assert code == 0 and "no model" in text and table_rows(text)["oracle"][2] == "100.0%"
 
 
+def test_a_time_boxed_run_stops_starting_tasks_and_counts_what_ran(dg_dir, tmp_path, capsys):
+    code, text, _ = run_bench(
+        capsys, "--suite", "humaneval-single", "--model", str(dg_dir), "--limit", "20",
+        "--configs", "steps=2", "empty", "--stop-after", "0.001", "--out", str(tmp_path), "--quiet",
+    )  # fmt: skip
+    assert code == 0 and "1 of 20 tasks (stopped after 0.001 s)" in text
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert data["settings"]["tasks"] == 20 and data["settings"]["tasks_run"] == 1
+    assert [s["tasks"] for s in data["summaries"]] == [1, 1] and len(data["tasks"]) == 2
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
         (["--configs", "entropy_bound=high"], "bad value for entropy_bound"),
         (["--configs", "temperature=1"], "bad sampler config"),
         (["--limit", "0"], "--limit must be at least 1"),
+        (["--stop-after", "0"], "--stop-after must be above 0"),
         (["--configs", "oracle", "--ar-baseline", "/nonexistent"], "no config.json"),
     ],
 )
