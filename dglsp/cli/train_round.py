@@ -12,12 +12,13 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import math
 import shutil
 import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -198,6 +199,7 @@ def preflight(plan: Plan) -> torch.device:
     if device.type == "cuda":
         _check_cuda(device)
     _check_model(plan.resume)
+    _check_training_step(plan, device)
     _check_corpus(plan)
     return device
 
@@ -234,6 +236,34 @@ def _check_model(path: Path) -> None:
             f"{path} was not exported by `dglsp train`: no recipe or counts to go on from",
             "pass --resume with a model dglsp train exported (the shipped one is dglsp/models/default)",
         )
+
+
+def _check_training_step(plan: Plan, device: torch.device) -> None:
+    """One real step of the model to resume, on two examples of real code, on the device, as the loop takes it:
+    what autocast, the attention kernels, the experts and the fused optimizer do there is known before a minute
+    goes on packing the corpus."""
+    import numpy as np
+    from transformers import AutoTokenizer, DiffusionGemmaForBlockDiffusion
+
+    from ..train.examples import Documents, ExampleMaker
+    from ..train.loop import new_optimizer, train_step
+    from ..train.spans import node_spans
+
+    config = replace(CONFIGS[plan.config], batch_size=2, self_conditioning=1.0)
+    try:
+        model = DiffusionGemmaForBlockDiffusion.from_pretrained(plan.resume, dtype=torch.float32).to(device)
+        maker = ExampleMaker(AutoTokenizer.from_pretrained(plan.resume), config, model.config.text_config.vocab_size)
+        code = Path(__file__).read_text(encoding="utf-8")
+        batch = maker.batch(Documents([code], [node_spans(code)]), np.random.default_rng(0)).to(device)
+        loss, _ = train_step(model, new_optimizer(model, config), batch, autocast=True, grad_clip=config.grad_clip)
+        value = float(loss)
+    except Exception as exc:
+        raise RoundError(
+            f"a training step fails on {device}: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}",
+            "see the error; try --device cpu to tell the device from the model",
+        ) from exc
+    if not math.isfinite(value):
+        raise RoundError(f"a training step on {device} gives a loss of {value}", "check the model to resume")
 
 
 def _check_corpus(plan: Plan) -> None:

@@ -157,6 +157,31 @@ def loss_of(model: DiffusionGemmaForBlockDiffusion, batch: Batch) -> tuple[torch
     return (ce * batch.weight).sum() / batch.weight.sum().clamp(min=1), hits
 
 
+def new_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    decay = [p for p in model.parameters() if p.ndim >= 2]
+    rest = [p for p in model.parameters() if p.ndim < 2]
+    groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": rest, "weight_decay": 0.0}]
+    # One fused kernel for all parameters instead of a dozen small ones each: what a small model on a GPU
+    # needs; the CPU has it too, so the rehearsal runs the same optimizer.
+    return torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, 0.95), fused=True)
+
+
+def train_step(
+    model: torch.nn.Module, optimizer: torch.optim.Optimizer, batch: Batch, autocast: bool, grad_clip: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One optimizer step on a batch already on the model's device (bf16 autocast if asked); loss and gradient
+    norm stay on the device, since reading them waits for a GPU."""
+    model.train()
+    device = next(model.parameters()).device
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
+        loss, _ = loss_of(model, batch)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    norm = torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    optimizer.step()
+    return loss.detach(), norm
+
+
 class Trainer:
     def __init__(self, options: TrainOptions) -> None:
         self.opt = options
@@ -242,12 +267,7 @@ class Trainer:
         return packed(self.out, o.sources, seed, o.quiet, reuse_any, max(1, o.workers), o.max_files)
 
     def _optimizer(self) -> torch.optim.Optimizer:
-        decay = [p for p in self.model.parameters() if p.ndim >= 2]
-        rest = [p for p in self.model.parameters() if p.ndim < 2]
-        groups = [{"params": decay, "weight_decay": self.config.weight_decay}, {"params": rest, "weight_decay": 0.0}]
-        # One fused kernel for all parameters instead of a dozen small ones each: what a small model on a GPU
-        # needs; the CPU has it too, so the rehearsal runs the same optimizer.
-        return torch.optim.AdamW(groups, lr=self.config.lr, betas=(0.9, 0.95), fused=True)
+        return new_optimizer(self.model, self.config)
 
     # -- the loop ----------------------------------------------------------------------------------------------
     def run(self, every_step: Callable[[Trainer], None] | None = None) -> TrainState:
@@ -291,18 +311,10 @@ class Trainer:
         return self.state
 
     def _step(self, step: int, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
-        """One optimizer step; loss and gradient norm stay on the device (reading them waits for the GPU)."""
         for group in self.optimizer.param_groups:
             group["lr"] = lr_at(step - self.state.schedule_start, self.config)
-        self.model.train()
         autocast = self.opt.autocast if self.opt.autocast is not None else self.device.type == "cuda"
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=autocast):
-            loss, _ = loss_of(self.model, batch)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
-        self.optimizer.step()
-        return loss.detach(), norm
+        return train_step(self.model, self.optimizer, batch, autocast, self.config.grad_clip)
 
     def _log_step(self, step: int, loss: float, norm: float, bar: tqdm) -> None:
         speed, wait = self.throughput()

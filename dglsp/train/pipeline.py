@@ -14,7 +14,7 @@ import os
 import time
 from collections import deque
 from collections.abc import Iterator
-from multiprocessing.pool import AsyncResult
+from concurrent.futures import Future, ProcessPoolExecutor
 
 import numpy as np
 import torch
@@ -55,15 +55,15 @@ class BatchStream(Iterator[tuple[int, Batch]]):
         self.maker, self.docs, self.seed = maker, docs, seed
         self.next_step = start  # the step whose batch is handed out next
         self.wait_seconds = 0.0  # time the consumer spent blocked on a batch
-        self.pool = None
-        self.pending: deque[AsyncResult] = deque()
+        self.pool: ProcessPoolExecutor | None = None
+        self.pending: deque[Future[Batch]] = deque()
         self.submitted = start
         self.ahead = ahead or 2 * workers
         if workers > 0:
             # fork shares the packed corpus with the workers for free; elsewhere they get a pickled copy.
             method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
             context = multiprocessing.get_context(method)
-            self.pool = context.Pool(workers, initializer=_start_worker, initargs=(maker, docs, seed))
+            self.pool = ProcessPoolExecutor(workers, context, initializer=_start_worker, initargs=(maker, docs, seed))
 
     def __next__(self) -> tuple[int, Batch]:
         started = time.monotonic()
@@ -71,17 +71,16 @@ class BatchStream(Iterator[tuple[int, Batch]]):
             batch = build(self.maker, self.docs, self.seed, self.next_step)
         else:
             while self.submitted < self.next_step + self.ahead:
-                self.pending.append(self.pool.apply_async(_build_in_worker, (self.submitted,)))
+                self.pending.append(self.pool.submit(_build_in_worker, self.submitted))
                 self.submitted += 1
-            batch = self.pending.popleft().get()
+            batch = self.pending.popleft().result()
         self.wait_seconds += time.monotonic() - started
         step, self.next_step = self.next_step, self.next_step + 1
         return step, batch
 
     def close(self) -> None:
         if self.pool is not None:
-            self.pool.terminate()
-            self.pool.join()
+            self.pool.shutdown(wait=True, cancel_futures=True)  # waits for the batches being built, no more
             self.pool = None
 
     def __enter__(self) -> BatchStream:
