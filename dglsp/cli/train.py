@@ -16,7 +16,7 @@ from ..bench.infill_run import parse_config
 from ..engine.types import SamplerConfig
 from ..models.loader import pick_device
 from ..train.config import CONFIGS
-from . import prepare_gpu
+from . import prepare_gpu, ship
 from .options import CliError
 
 
@@ -83,11 +83,14 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
         help="measure examples/s that 1 and --workers processes build from --corpus (no training)",
     )
     prepare_gpu.add_arguments(parser)
+    ship.add_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.prepare_gpu:
         return prepare_gpu.run(args)
+    if args.ship:
+        return ship.run(args)
     if args.data_speed:
         return _data_speed(args)
     if args.out is None:

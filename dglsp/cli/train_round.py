@@ -366,7 +366,7 @@ class Exporter:
             "tokens_per_s": round(speed),
             "data_wait": round(wait, 4),
             "batch_size": trainer.config.batch_size,
-            "best_valid": trainer.state.best_valid,
+            "valid_loss": trainer.state.best_valid,  # the best of this round's validations
             "exports": self.record.data.get("train", {}).get("exports", 0) + 1,
         }
         self.record.write()
@@ -416,7 +416,7 @@ def _summary(data: dict, out: Path) -> str:
         f"round done in {data['seconds']:.0f} s: {train.get('steps')} steps, "
         f"{train.get('tokens_this_round', 0) / 1e6:.2f}M tokens this round at {train.get('tokens_per_s', 0):,} "
         f"tokens/s (waiting for data {train.get('data_wait', 0):.1%}), {train.get('tokens_seen', 0) / 1e6:.1f}M in all,"
-        f" best validation loss {train.get('best_valid')}; humaneval-single pass@1 {bench.get('pass_at_1', 0):.1%}"
+        f" best validation loss {train.get('valid_loss')}; humaneval-single pass@1 {bench.get('pass_at_1', 0):.1%}"
         f" on {bench.get('tasks')} tasks; files in {out}: {', '.join(sorted(p.name for p in out.iterdir()))}"
     )
 

@@ -249,6 +249,7 @@ class Trainer:
         self.state = TrainState(**state)
         if saved is None:
             self.state.schedule_start = self.state.step  # a fresh optimizer warms up again
+            self.state.best_valid = None  # measured on another run's validation files: not comparable
         self.out.mkdir(parents=True, exist_ok=True)
         self.train_docs, self.valid_docs = self._packed(seed, reuse_any=True)
         self.tokenizer = AutoTokenizer.from_pretrained(checkpoint)
