@@ -195,7 +195,6 @@ class Trainer:
         else:
             self._fresh()
         self.set_batch_size(options.batch_size or self.config.batch_size)
-        self.model.to(self.device)
 
     # -- set-up ------------------------------------------------------------------------------------------------
     def _fresh(self) -> None:
@@ -268,6 +267,9 @@ class Trainer:
         return packed(self.out, o.sources, seed, o.quiet, reuse_any, max(1, o.workers), o.max_files)
 
     def _optimizer(self) -> torch.optim.Optimizer:
+        # On the device first: a loaded optimizer state then lands beside its parameters, where a fused step
+        # needs it.
+        self.model.to(self.device)
         return new_optimizer(self.model, self.config)
 
     # -- the loop ----------------------------------------------------------------------------------------------
