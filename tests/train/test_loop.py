@@ -1,7 +1,6 @@
 """dglsp train end to end on a small corpus: it learns, resumes exactly, and exports a model dglsp serves."""
 
 import json
-import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,18 +12,9 @@ from safetensors.torch import load_file
 from dglsp.cli import main
 from dglsp.engine.engine import Engine
 from dglsp.engine.types import FillRequest
-from dglsp.models.blank import stdlib_files
 from dglsp.models.loader import load_model
 from dglsp.train.config import CONFIGS
 from dglsp.train.loop import Trainer, TrainOptions, loss_of
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("corpus")
-    for path in stdlib_files(16):
-        shutil.copy(path, root / path.name)
-    return root
 
 
 def train(args: str) -> int:

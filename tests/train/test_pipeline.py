@@ -1,13 +1,9 @@
 """Batches built by worker processes are the batches the training loop would build itself, step for step."""
 
-import shutil
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
 
-from dglsp.models.blank import stdlib_files
 from dglsp.train.config import CONFIGS
 from dglsp.train.corpus import collect, directory_source
 from dglsp.train.examples import ExampleMaker
@@ -16,11 +12,8 @@ from dglsp.train.pipeline import BatchStream, examples_per_second
 
 
 @pytest.fixture(scope="module")
-def docs(tmp_path_factory):
-    root = tmp_path_factory.mktemp("corpus")
-    for path in stdlib_files(12):
-        shutil.copy(path, root / path.name)
-    train, _ = pack(collect([directory_source(root)]), tmp_path_factory.mktemp("packed"), ["test"])
+def docs(tmp_path_factory, corpus):
+    train, _ = pack(collect([directory_source(corpus)]), tmp_path_factory.mktemp("packed"), ["test"])
     return train
 
 
@@ -60,15 +53,10 @@ def test_the_workers_rate_is_measured_in_examples_and_tokens(maker, docs):
     assert examples * 17 <= tokens <= examples * 400
 
 
-def test_data_speed_command_prints_a_row_per_worker_count(tmp_path, capsys):
+def test_data_speed_command_prints_a_row_per_worker_count(corpus, capsys):
     from dglsp.cli import main
 
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    for path in stdlib_files(6):
-        shutil.copy(path, corpus / path.name)
     assert main(["train", "--data-speed", "--corpus", str(corpus), "--workers", "2", "--minutes", "0.02"]) == 0
     rows = [line.split() for line in capsys.readouterr().out.splitlines() if line[:8].strip().isdigit()]
     assert [int(r[0]) for r in rows] == [1, 2]
     assert all(float(r[1]) > 0 and float(r[2]) > float(r[1]) for r in rows)
-    assert Path(corpus).exists()

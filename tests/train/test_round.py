@@ -18,7 +18,6 @@ from safetensors import safe_open
 from dglsp.cli import main
 from dglsp.engine.engine import Engine
 from dglsp.engine.types import FillRequest
-from dglsp.models.blank import stdlib_files
 from dglsp.models.loader import DEFAULT_MODEL_DIR, load_model
 from dglsp.train import carry, outbox
 from dglsp.train.config import CONFIGS
@@ -26,14 +25,6 @@ from dglsp.train.loop import lr_at
 
 REPO = Path(__file__).resolve().parents[2]
 ROUND_FILES = ["MODEL_CARD.md", "bench.json", "bench.txt", "log.jsonl", "loss.png", "model.tar", "round.json"]
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("corpus")
-    for path in stdlib_files(16):
-        shutil.copy(path, root / path.name)
-    return root
 
 
 @pytest.fixture(scope="module")
