@@ -149,6 +149,11 @@ def run_round(args: argparse.Namespace) -> int:
         record.write()
         print(f"dglsp train --round: {exc}\n  what to do: {exc.fix}\n  (written to {record.path})")
         return 2
+    except BaseException as exc:  # a bug, an interrupt: round.json says where, the traceback follows
+        fix = "the last export in OUT is the model so far; see the traceback"
+        record.data.update(status="failed", error=f"{type(exc).__name__}: {exc}", fix=fix)
+        record.write()
+        raise
     record.data["status"] = "done"
     record.write()
     left = outbox.problems(plan.out)

@@ -166,3 +166,20 @@ def test_an_out_folder_holding_other_files_is_refused_untouched(tmp_path, capsys
     assert main(["train", "--round", "--rehearse", "--out", str(tmp_path), "--quiet"]) == 2
     assert "use an empty --out" in capsys.readouterr().err
     assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+
+
+def test_a_round_that_breaks_after_training_leaves_its_model_and_says_where(tmp_path, corpus, monkeypatch):
+    import dglsp.cli.train_round as train_round
+
+    def broken_bench(*args):
+        raise RuntimeError("the bench broke")
+
+    monkeypatch.setattr(train_round, "_bench", broken_bench)
+    out = tmp_path / "out"
+    argv = ["train", "--round", "--rehearse", "--corpus", str(corpus), "--out", str(out), "--minutes", "0.02"]
+    with pytest.raises(RuntimeError, match="the bench broke"):
+        main([*argv, "--work", str(tmp_path / "work"), "--quiet"])
+    state = record(out)
+    assert state["status"] == "failed" and state["stage"] == "bench" and "the bench broke" in state["error"]
+    model = load_model(outbox.unpack_model([out / "model.tar"], tmp_path / "model"))
+    assert json.loads((model.path / "dglsp.json").read_text())["steps"] == state["train"]["steps"]
