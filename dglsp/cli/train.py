@@ -107,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
 def _data_speed(args: argparse.Namespace) -> int:
     """Examples and tokens per second the batch workers deliver, per core: what feeds a GPU."""
     import tempfile
+    import time
 
     from transformers import AutoTokenizer
 
@@ -118,13 +119,16 @@ def _data_speed(args: argparse.Namespace) -> int:
     config = CONFIGS[args.config or "round"]
     workers = args.workers or default_workers()
     with tempfile.TemporaryDirectory(prefix="dglsp-data-speed-") as tmp:
+        started = time.monotonic()
         try:
-            docs, _ = packed(Path(tmp), args.corpus, args.seed, args.quiet, workers=workers)
+            docs, valid = packed(Path(tmp), args.corpus, args.seed, args.quiet, workers=workers)
         except FileNotFoundError as exc:
             raise CliError(str(exc)) from exc
+        chars = (docs.cum[-1] + valid.cum[-1]) / 1e6
+        print(f"packed {len(docs) + len(valid)} files, {chars:.0f}M characters, in {time.monotonic() - started:.1f} s")
+        print(f"on {workers} processes; config {args.config or 'round'}: batch {config.batch_size}")
         tokenizer = AutoTokenizer.from_pretrained(DEFAULT_MODEL_DIR)
         maker = ExampleMaker(tokenizer, config, len(tokenizer))
-        print(f"config {args.config or 'round'}: batch {config.batch_size}, {len(docs)} training files")
         print("workers  examples/s  tokens/s    examples/s per worker")
         for n in sorted({1, workers}):
             examples, tokens = examples_per_second(maker, docs, n, seconds=args.minutes * 60 if args.minutes else 10)
