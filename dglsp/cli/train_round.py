@@ -13,6 +13,7 @@ import argparse
 import importlib.util
 import json
 import math
+import re
 import shutil
 import tempfile
 import time
@@ -34,9 +35,9 @@ from ..train.pipeline import default_workers
 from .options import CliError
 
 ROUND_FILE = "round.json"
-# What a round writes in OUT; anything else there was not ours, and would not come back with it.
-OURS = ("model.tar", "model-1.tar", "model-2.tar", "MODEL_CARD.md", "log.jsonl", "loss.png", "bench.txt")
-OURS += ("bench.json", ROUND_FILE, "pip.log")  # pip.log: the carried wheels' failed install (train/carry.py)
+# What a round writes in OUT (pip.log: the carried wheels' failed install, train/carry.py); anything else there
+# was not ours, and would not come back with it.
+OURS = re.compile(r"model(-\d+)?\.tar|MODEL_CARD\.md|log\.jsonl|loss\.png|bench\.(txt|json)|round\.json|pip\.log")
 
 
 class RoundError(Exception):
@@ -168,7 +169,7 @@ def run_round(args: argparse.Namespace) -> int:
 
 
 def _check_out(out: Path) -> None:
-    strangers = [p.name for p in out.iterdir() if p.name not in OURS]
+    strangers = [p.name for p in out.iterdir() if not OURS.fullmatch(p.name)]
     if strangers:
         raise CliError(
             f"{out} holds files a round did not write ({', '.join(sorted(strangers)[:5])}): use an empty --out"
