@@ -8,7 +8,7 @@ import pytest
 
 from dglsp.models.blank import make_blank_model, stdlib_files
 from dglsp.models.loader import load_model
-from dglsp.train.tokenizer import train_tokenizer
+from dglsp.models.tokenizer import train_tokenizer
 
 REPO = Path(__file__).resolve().parents[1]
 

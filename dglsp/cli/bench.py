@@ -17,8 +17,9 @@ from ..bench.engine_speed import measure
 from ..bench.humaneval_tasks import SUITES as HUMANEVAL_SUITES
 from ..bench.humaneval_tasks import build_tasks
 from ..bench.infill_report import table, write_json, write_plot
-from ..bench.infill_run import BUDGETS, MODEL_FREE, DiffusionFiller, Filler, ModelFreeFiller, parse_config, run_tasks
+from ..bench.infill_run import BUDGETS, MODEL_FREE, DiffusionFiller, Filler, ModelFreeFiller, run_tasks
 from ..engine.engine import Engine
+from ..engine.types import parse_config
 from ..models.base import ModelError
 from ..models.blank import SIZES, make_blank_model
 from .options import CliError, add_model_flags, load

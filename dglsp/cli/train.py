@@ -12,8 +12,8 @@ from pathlib import Path
 
 import torch
 
-from ..bench.infill_run import parse_config
-from ..engine.types import SamplerConfig
+from ..bench.humaneval_tasks import canonical_solutions
+from ..engine.types import SamplerConfig, parse_config
 from ..models.loader import pick_device
 from ..train.config import CONFIGS
 from . import prepare_gpu, ship
@@ -121,7 +121,9 @@ def _data_speed(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="dglsp-data-speed-") as tmp:
         started = time.monotonic()
         try:
-            docs, valid = packed(Path(tmp), args.corpus, args.seed, args.quiet, workers=workers)
+            docs, valid = packed(
+                Path(tmp), args.corpus, args.seed, args.quiet, workers=workers, held_out=canonical_solutions()
+            )
         except FileNotFoundError as exc:
             raise CliError(str(exc)) from exc
         chars = (docs.cum[-1] + valid.cum[-1]) / 1e6
@@ -172,6 +174,7 @@ def _train(args: argparse.Namespace) -> int:
         device=str(device),
         quiet=args.quiet,
         workers=args.workers or 0,
+        held_out=canonical_solutions(),
     )
     try:
         trainer = Trainer(options)

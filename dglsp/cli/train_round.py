@@ -24,6 +24,7 @@ from pathlib import Path
 
 import torch
 
+from ..bench.humaneval_tasks import canonical_solutions
 from ..models.base import ModelError
 from ..models.loader import DEFAULT_MODEL_DIR, DGLSP_FILE, LoadOptions, check_model_dir, pick_device
 from ..train import outbox
@@ -305,6 +306,7 @@ def _trainer(plan: Plan, device: torch.device) -> Trainer:
         workers=plan.workers,
         autocast=True,  # bf16 on the GPU; on a CPU too, so the rehearsal runs the path the GPU takes
         max_files=plan.max_files,
+        held_out=canonical_solutions(),
     )
     try:
         return Trainer(options)

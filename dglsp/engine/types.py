@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from typing import Literal
 
+from ..models.generation import REFERENCE_GENERATION as _REFERENCE
+
 StopReason = Literal["converged", "max_steps", "cancelled"]
 
 
@@ -50,12 +52,12 @@ class FillResult:
 class SamplerConfig:
     """Denoising settings. Defaults are DiffusionGemma's reference settings."""
 
-    max_steps: int = 48
-    entropy_bound: float = 0.1
-    t_max: float = 0.8
-    t_min: float = 0.4
-    stability: int = 1
-    confidence: float = 0.005
+    max_steps: int = _REFERENCE["max_denoising_steps"]
+    entropy_bound: float = _REFERENCE["sampler_config"]["entropy_bound"]
+    t_max: float = _REFERENCE["t_max"]
+    t_min: float = _REFERENCE["t_min"]
+    stability: int = _REFERENCE["stability_threshold"]
+    confidence: float = _REFERENCE["confidence_threshold"]
     seed: int = 0
     draw: str = "inverse-cdf"  # or "multinomial": transformers' own draws, for checking against generate()
     # 0: adaptive (entropy bound). k > 0: commit exactly the k lowest-entropy open slots per step and keep them,
@@ -109,6 +111,33 @@ class SamplerConfig:
     def with_overrides(self, **overrides: object) -> SamplerConfig:
         known = {f.name for f in fields(self)}
         return replace(self, **{k: v for k, v in overrides.items() if k in known and v is not None})
+
+
+# `dglsp bench --configs` and `dglsp train --sampler` name sampler fields by these keys (and short aliases).
+CONFIG_KEYS = {f.name for f in fields(SamplerConfig)} - {"draw"}
+ALIASES = {"steps": "max_steps", "k": "tokens_per_step"}
+
+
+def parse_config(spec: str, base: SamplerConfig) -> tuple[str, SamplerConfig]:
+    """`default`, `sequential`, or `key=value,...` over the model's sampler (keys: SamplerConfig fields)."""
+    spec = spec.strip()
+    if spec == "default":
+        return spec, base
+    if spec == "sequential":
+        return spec, base.with_overrides(tokens_per_step=1)
+    overrides: dict[str, float | int] = {}
+    for item in spec.split(","):
+        key, sep, value = item.partition("=")
+        key = ALIASES.get(key.strip(), key.strip())
+        if not sep or key not in CONFIG_KEYS:
+            known = ", ".join(sorted(CONFIG_KEYS | set(ALIASES)))
+            raise ValueError(f"bad sampler config {spec!r}: want default, sequential or key=value,... ({known})")
+        kind = int if isinstance(getattr(base, key), int) else float
+        try:
+            overrides[key] = kind(value)
+        except ValueError as exc:
+            raise ValueError(f"bad value for {key} in {spec!r}: {value!r}") from exc
+    return spec, base.with_overrides(**overrides)
 
 
 @dataclass

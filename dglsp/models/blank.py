@@ -6,15 +6,15 @@ trained model takes.
 
 from __future__ import annotations
 
-import copy
-import json
+import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from ..engine.types import SamplerConfig
-from .loader import DGLSP_FILE, END_OF_FILL
+from .export import save_model_dir
+from .generation import REFERENCE_GENERATION
+from .tokenizer import END_OF_FILL, train_tokenizer
 
 
 @dataclass(frozen=True)
@@ -55,10 +55,8 @@ VISION_STUB = {
 
 def stdlib_files(limit: int) -> list[Path]:
     """A small sample of real code: the standard library's top-level modules over 2 kB, in name order."""
-    from ..train.corpus import stdlib_source
-
-    stdlib = stdlib_source()
-    return [p for p in stdlib.files if p.parent == stdlib.root and p.stat().st_size > 2000][:limit]
+    root = Path(sysconfig.get_paths()["stdlib"])
+    return [p for p in sorted(root.glob("*.py")) if p.stat().st_size > 2000][:limit]
 
 
 def diffusion_gemma_config(size: Size, vocab: int, canvas_length: int = 256):
@@ -98,7 +96,7 @@ def new_diffusion_gemma(size: Size, vocab: int, canvas_length: int = 256, seed: 
 
     torch.manual_seed(seed)
     model = DiffusionGemmaForBlockDiffusion(diffusion_gemma_config(size, vocab, canvas_length))
-    keys = SamplerConfig().generation_config_keys()
+    keys = REFERENCE_GENERATION
     model.generation_config = DiffusionGemmaGenerationConfig(
         **{k: v for k, v in keys.items() if k != "sampler_config"},
         sampler_config=EntropyBoundSamplerConfig(**keys["sampler_config"]),
@@ -109,52 +107,6 @@ def new_diffusion_gemma(size: Size, vocab: int, canvas_length: int = 256, seed: 
     return model
 
 
-def save_model_dir(
-    model,
-    tokenizer,
-    out: str | Path,
-    notes: dict,
-    *,
-    dtype: torch.dtype | None = None,
-    max_shard_size: str | int | None = None,
-) -> Path:
-    """What every dglsp model directory holds: weights (safetensors), tokenizer, generation config, notes.
-
-    `dtype` writes the floating-point weights in that dtype (config.json says so) from a cast copy: `model`
-    itself is left as it is. `max_shard_size` ("2GB", or bytes) splits big weights into shards plus an index.
-    """
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    kwargs = {} if max_shard_size is None else {"max_shard_size": max_shard_size}
-    (model if dtype is None else cast_copy(model, dtype)).save_pretrained(out, **kwargs)
-    tokenizer.save_pretrained(out)
-    (out / DGLSP_FILE).write_text(json.dumps(notes, indent=2) + "\n", encoding="utf-8")
-    return out
-
-
-def cast_copy(model, dtype: torch.dtype):
-    """A copy of `model` whose floating-point parameters and buffers are in `dtype`, for saving.
-
-    Only the cast tensors are new memory (a deep copy of the model's own weights is never made), tied weights
-    stay tied, and the copy's config and sub-configs name the new dtype. `model` is not changed.
-    """
-    memo: dict[int, object] = {}
-    with torch.no_grad():
-        for tensor in (*model.parameters(), *model.buffers()):
-            if tensor.is_floating_point() and id(tensor) not in memo:
-                cast = tensor.detach().to(dtype)
-                memo[id(tensor)] = (
-                    torch.nn.Parameter(cast, requires_grad=False) if isinstance(tensor, torch.nn.Parameter) else cast
-                )
-    clone = copy.deepcopy(model, memo)
-    name = str(dtype).removeprefix("torch.")
-    clone.config.dtype = name
-    for key in getattr(clone.config, "sub_configs", {}):
-        if (sub := getattr(clone.config, key, None)) is not None:
-            sub.dtype = name
-    return clone
-
-
 def make_blank_model(
     out: str | Path,
     family: str = "diffusion_gemma",
@@ -163,8 +115,6 @@ def make_blank_model(
     canvas_length: int = 256,
     tokenizer=None,
 ) -> Path:
-    from ..train.tokenizer import train_tokenizer
-
     spec = SIZES[size]
     tokenizer = tokenizer or train_tokenizer(stdlib_files(spec.corpus_files), spec.vocab)
     vocab = len(tokenizer)

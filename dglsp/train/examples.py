@@ -16,9 +16,9 @@ import numpy as np
 import torch
 
 from ..engine.canvas import BUCKETS, build_canvas
+from ..models.tokenizer import BOS, END_OF_FILL, PAD
 from .config import TrainConfig
 from .spans import Span, as_lines, line_span, random_span
-from .tokenizer import BOS, END_OF_FILL, PAD
 
 CHARS_PER_TOKEN = 6  # generous: text cut before tokenizing must still fill the token budget
 

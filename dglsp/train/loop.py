@@ -23,14 +23,15 @@ from tqdm import tqdm
 from transformers import AutoTokenizer, DiffusionGemmaForBlockDiffusion, DynamicCache
 
 from ..engine.types import SamplerConfig
-from ..models.blank import SIZES, new_diffusion_gemma, save_model_dir
+from ..models.blank import SIZES, new_diffusion_gemma
+from ..models.export import save_model_dir
 from ..models.loader import DGLSP_FILE, read_optional_json
+from ..models.tokenizer import END_OF_FILL, train_tokenizer_on_texts
 from .config import CONFIGS, TrainConfig
 from .corpus import Corpus, collect, parallel_map, resolve_sources, sample
 from .examples import Batch, Documents, ExampleMaker
 from .pipeline import BatchStream
 from .spans import node_spans
-from .tokenizer import END_OF_FILL, train_tokenizer_on_texts
 
 CHECKPOINT = "checkpoint"
 STATE_FILE = "trainer.pt"
@@ -53,6 +54,7 @@ class TrainOptions:
     quiet: bool = False
     workers: int = 0  # processes building batches ahead of the loop, and packing the corpus (0: none)
     max_files: int | None = None  # pack an even sample of this many corpus files (a rehearsal)
+    held_out: tuple[str, ...] = ()  # the benchmark's solutions: no training file may carry them
     autocast: bool | None = None  # bf16 autocast; None: on CUDA only
 
 
@@ -82,6 +84,7 @@ def packed(
     reuse_any: bool = False,
     workers: int = 1,
     max_files: int | None = None,
+    held_out: tuple[str, ...] = (),
 ) -> tuple[Documents, Documents]:
     """The corpus packed under OUT/data, packing it first unless an earlier start packed the same sources
     (or any, for a resume: the run goes on with its own data). `max_files`: an even sample of the files."""
@@ -92,7 +95,8 @@ def packed(
     resolved = resolve_sources(sources)
     if max_files:
         resolved = sample(resolved, max_files)
-    return pack(collect(resolved, seed=seed, workers=workers, quiet=quiet), out, request, quiet, workers)
+    corpus = collect(resolved, held_out=held_out, seed=seed, workers=workers, quiet=quiet)
+    return pack(corpus, out, request, quiet, workers)
 
 
 def pack(
@@ -264,7 +268,7 @@ class Trainer:
 
     def _packed(self, seed: int, reuse_any: bool) -> tuple[Documents, Documents]:
         o = self.opt
-        return packed(self.out, o.sources, seed, o.quiet, reuse_any, max(1, o.workers), o.max_files)
+        return packed(self.out, o.sources, seed, o.quiet, reuse_any, max(1, o.workers), o.max_files, o.held_out)
 
     def _optimizer(self) -> torch.optim.Optimizer:
         # On the device first: a loaded optimizer state then lands beside its parameters, where a fused step

@@ -8,7 +8,7 @@ from safetensors import safe_open
 
 from dglsp.engine.engine import Engine
 from dglsp.engine.types import FillRequest, SamplerConfig
-from dglsp.models.blank import save_model_dir
+from dglsp.models.export import save_model_dir
 from dglsp.models.loader import DEFAULT_MODEL_DIR, DGLSP_FILE, LoadOptions, load_model
 
 CPU = LoadOptions(device="cpu")  # the CPU rule (float32) even on a machine with a GPU

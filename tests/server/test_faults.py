@@ -18,8 +18,9 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from session import RAW, actions_at, inline_params, model_ready, open_doc, position_of, start, stats, stop, wait_for
 
-from dglsp.models.blank import SIZES, new_diffusion_gemma, save_model_dir
-from dglsp.models.loader import END_OF_FILL
+from dglsp.models.blank import SIZES, new_diffusion_gemma
+from dglsp.models.export import save_model_dir
+from dglsp.models.tokenizer import END_OF_FILL
 
 RELOAD = "dglsp.reloadModel"
 

@@ -53,7 +53,7 @@ def test_collect_keeps_real_code_and_drops_copies_binaries_huge_generated_and_hu
     write(tmp_path, "copied.py", "def helper(numbers, threshold):\n" + solution)  # HumanEval/0's solution
     write(tmp_path, "named.py", "# scores HumanEval tasks\nx = 1\n")
     write(tmp_path, ".venv/lib/x.py", "y = 3\n")
-    corpus = collect([directory_source(tmp_path)], valid_share=0.0)
+    corpus = collect([directory_source(tmp_path)], held_out=[solution], valid_share=0.0)
     kept = {f.path.split("/", 1)[1]: f.text for f in corpus.train}
     assert kept == {"a.py": "def f(x):\n    return x + 1\n", "crlf.py": "x = 1\ny = 2\n"}
     assert corpus.dropped == {

@@ -1,6 +1,7 @@
 """dglsp train end to end on a small corpus: it learns, resumes exactly, and exports a model dglsp serves."""
 
 import json
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -158,3 +159,14 @@ def test_sigterm_stops_a_run_with_its_checkpoint_saved(tmp_path, corpus):
     assert proc.wait(timeout=60) == 130, proc.stderr.read().decode()
     state = torch.load(out / "checkpoint" / "trainer.pt", weights_only=True)["state"]
     assert json.loads(state)["step"] >= 1
+
+
+def test_dglsp_train_keeps_the_benchmark_out_of_its_corpus(tmp_path, corpus):
+    from dglsp.bench.humaneval_tasks import load_problems
+
+    mixed = tmp_path / "mixed"
+    shutil.copytree(corpus, mixed)
+    (mixed / "copied.py").write_text("def helper(numbers, threshold):\n" + load_problems()[0].solution)
+    assert train(f"--corpus {mixed} --out {tmp_path / 'run'} --config smoke --steps 1") == 0
+    card = json.loads((tmp_path / "run" / "data" / "card.json").read_text())
+    assert card["dropped"] == {"humaneval": 1}
