@@ -20,6 +20,7 @@ from tqdm import tqdm
 from ..engine.canvas import build_canvas
 from ..engine.sampler import denoise
 from ..engine.types import SamplerConfig
+from ..models.base import DECODERS
 from ..models.blank import VISION_STUB
 from ..models.diffusion_gemma import DiffusionGemmaDenoiser
 from .engine_speed import median_ms
@@ -201,7 +202,7 @@ def measure(
     prefills: tuple[int, ...] = (2048, 8192),
     canvases: tuple[int, ...] = (256, 32, 64),
     suffix: int = 64,
-    decoders: tuple[str, ...] = ("dynamic", "static", "compiled"),
+    decoders: tuple[str, ...] = DECODERS,
     ar_tokens: int = 128,
     repeats: int = 5,
     progress: bool = True,

@@ -19,7 +19,7 @@ def inline_params(uri: str, line: int = 0, character: int = 0, invoked: bool = T
     }
 
 
-class Silent(AssertionError):
+class Silent(Exception):
     """The server gave no answer in time, or closed its output."""
 
 

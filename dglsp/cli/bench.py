@@ -20,7 +20,7 @@ from ..bench.infill_report import table, write_json, write_plot
 from ..bench.infill_run import BUDGETS, MODEL_FREE, DiffusionFiller, Filler, ModelFreeFiller, run_tasks
 from ..engine.engine import Engine
 from ..engine.types import parse_config
-from ..models.base import ModelError
+from ..models.base import DECODERS, ModelError
 from ..models.blank import SIZES, make_blank_model
 from .options import CliError, add_model_flags, load
 
@@ -48,7 +48,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     )
     shape.add_argument("--prefills", default="2048,8192", help="prompt lengths to time the encoder on")
     shape.add_argument("--canvases", default="256,32,64", help="decoder canvases; all but the largest pin a suffix")
-    shape.add_argument("--decoders", default="dynamic,static,compiled", help="decoder step modes to compare")
+    shape.add_argument("--decoders", default=",".join(DECODERS), help="decoder step modes to compare")
     shape.add_argument("--ar-tokens", type=int, default=128, help="tokens the autoregressive baseline decodes")
     stress = parser.add_argument_group("stress: fuzz, heavy documents and a soak against the real server")
     stress.add_argument("--stress", action="store_true", help="run this suite (prints the figures; exit 1 on a defect)")

@@ -6,7 +6,7 @@ import argparse
 
 from ..engine.engine import Engine
 from ..engine.types import SamplerConfig
-from ..models.base import ModelError
+from ..models.base import DECODERS, QUANTIZE, ModelError
 from ..models.loader import LoadedModel, LoadOptions, load_model
 
 
@@ -21,10 +21,10 @@ def add_model_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--model", metavar="DIR", help="model directory (default: $DGLSP_MODEL, then the shipped one)")
     group.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:1, mps")
     group.add_argument("--dtype", default="auto", help="auto (bfloat16 on CUDA, else float32), float32, bfloat16")
-    group.add_argument("--quantize", choices=["4bit", "8bit"], help="bitsandbytes quantization (CUDA only)")
+    group.add_argument("--quantize", choices=QUANTIZE, help="bitsandbytes quantization (CUDA only)")
     group.add_argument(
         "--decoder",
-        choices=["dynamic", "static", "compiled"],
+        choices=DECODERS,
         default="dynamic",
         help="DiffusionGemma decoder step: dynamic shapes, bucketed static shapes, or those under torch.compile "
         "(CUDA graphs on a GPU; each new bucket compiles once)",

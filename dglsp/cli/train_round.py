@@ -252,7 +252,7 @@ def _check_training_step(plan: Plan, device: torch.device) -> None:
     import numpy as np
     from transformers import AutoTokenizer, DiffusionGemmaForBlockDiffusion
 
-    from ..train.examples import Documents, ExampleMaker
+    from ..train.examples import ExampleMaker, Split
     from ..train.loop import new_optimizer, train_step
     from ..train.spans import node_spans
 
@@ -261,7 +261,7 @@ def _check_training_step(plan: Plan, device: torch.device) -> None:
         model = DiffusionGemmaForBlockDiffusion.from_pretrained(plan.resume, dtype=torch.float32).to(device)
         maker = ExampleMaker(AutoTokenizer.from_pretrained(plan.resume), config, model.config.text_config.vocab_size)
         code = Path(__file__).read_text(encoding="utf-8")
-        batch = maker.batch(Documents([code], [node_spans(code)]), np.random.default_rng(0)).to(device)
+        batch = maker.batch(Split([code], [node_spans(code)]), np.random.default_rng(0)).to(device)
         loss, _ = train_step(model, new_optimizer(model, config), batch, autocast=True, grad_clip=config.grad_clip)
         value = float(loss)
     except Exception as exc:

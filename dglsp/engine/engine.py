@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
-from ..models.base import first_line
+from ..models.base import error_summary
 from ..models.loader import LoadedModel
 from .cache import PrefixCache
 from .canvas import SpecialIds, canvas_size, lay_out
@@ -53,7 +53,7 @@ class Engine:
         except Exception as exc:
             if not is_out_of_memory(exc):
                 raise
-            detail = f"a fill of up to {request.max_tokens} tokens ({first_line(exc)})"
+            detail = f"a fill of up to {request.max_tokens} tokens ({error_summary(exc)})"
         # Outside the except block, whose traceback held the failed step's tensors: now they can be freed.
         if self.cache is not None:
             self.cache.clear()

@@ -1,22 +1,26 @@
 """The denoising loop: one sampler for uniform-state (DiffusionGemma) and absorbing-state (masked) models.
 
-Each step the model predicts every open slot; the entropy-bounded rule accepts the lowest-entropy slots whose
-summed entropy minus the largest stays under the bound (at least one), and the rest are re-noised (uniform:
-random tokens; absorbing: the mask token, and accepted slots stay). Fixed tokens (suffix, code between holes)
-never change. The answer is the argmax canvas, as in `transformers`' reference sampler. With
-`draw="multinomial"` this loop repeats that sampler's random draws one for one (same seed, same tokens);
-the default `inverse-cdf` draw takes one uniform number per slot instead of `torch.multinomial`'s one per
-vocabulary entry, which is ~45x cheaper on a CPU and samples the same distribution.
+Each step the model predicts every open slot, a schedule picks the slots to accept and the noise re-noises the
+rest. Fixed tokens (suffix, code between holes) never change.
 
-With `tokens_per_step=k` the schedule is fixed instead: the k lowest-entropy open slots are committed each step
-and stay, for either family, until none is open; that is the baseline that shows what the parallel
-schedule buys.
+- `EntropyBound` (the default, DiffusionGemma's reference sampler): accept the lowest-entropy slots whose summed
+  entropy minus the largest stays under the bound (at least one); the answer is the argmax canvas; stop when the
+  answer is stable and confident, or at max steps.
+- `FixedK` (`tokens_per_step=k`): commit the k lowest-entropy open slots each step until none is open; the
+  baseline that shows what the parallel schedule buys.
+- `Noising`: uniform noise puts random tokens in rejected slots and leaves every slot open; absorbing noise puts
+  the mask token there and accepted slots stay.
+
+With `draw="multinomial"` this loop repeats `transformers`' reference sampler's random draws one for one (same
+seed, same tokens); the default `inverse-cdf` draw takes one uniform number per slot instead of
+`torch.multinomial`'s one per vocabulary entry, which is ~45x cheaper on a CPU and samples the same distribution.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Protocol
 
 import torch
 
@@ -56,6 +60,94 @@ def fixed_k_accept(entropy: torch.Tensor, k: int) -> torch.Tensor:
     return torch.zeros_like(entropy, dtype=torch.bool).scatter(-1, order, True)
 
 
+def propose(slot_logits: torch.Tensor, rng: torch.Generator, method: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """A drawn token and the entropy of its distribution, per open slot."""
+    probs = torch.softmax(slot_logits, dim=-1, dtype=torch.float32)
+    sampled = draw(probs, rng, method)
+    log_probs = torch.log_softmax(slot_logits, dim=-1).clamp(min=torch.finfo(torch.float32).min)
+    return sampled, -(probs * log_probs).sum(dim=-1)
+
+
+@dataclass(frozen=True)
+class Noising:
+    """What rejected slots become, and whether accepted slots stay (`commits`)."""
+
+    commits: bool
+    vocab_size: int
+    mask_id: int | None
+    rng: torch.Generator
+    device: torch.device
+
+    @classmethod
+    def of(cls, denoiser: Denoiser, rng: torch.Generator) -> Noising:
+        absorbing = denoiser.noise == "absorbing"
+        return cls(absorbing, denoiser.vocab_size, denoiser.mask_id, rng, denoiser.device)
+
+    def like(self, canvas: torch.Tensor) -> torch.Tensor:
+        if self.commits:
+            return torch.full_like(canvas, self.mask_id)
+        # Drawn over the whole canvas, as the reference does, so the random streams stay in step.
+        return torch.randint(0, self.vocab_size, canvas.shape, generator=self.rng, device=self.device)
+
+
+class Schedule(Protocol):
+    commits: bool  # accepted slots are final whatever the noise
+
+    def max_steps(self, open_slots: int) -> int: ...
+
+    def accept(self, entropy: torch.Tensor) -> torch.Tensor: ...
+
+    def answer(self, accepted: torch.Tensor, sampled: torch.Tensor, guess: torch.Tensor) -> torch.Tensor: ...
+
+    def done(self, answer: torch.Tensor, mean_entropy: float, open_slots: int) -> bool: ...
+
+
+@dataclass
+class EntropyBound:
+    """DiffusionGemma's reference schedule: parallel acceptance under an entropy bound, adaptive stop."""
+
+    config: SamplerConfig
+    history: list[torch.Tensor] = field(default_factory=list)  # the last `stability` answers
+    commits: bool = field(default=False, init=False)
+
+    def max_steps(self, open_slots: int) -> int:
+        return self.config.max_steps
+
+    def accept(self, entropy: torch.Tensor) -> torch.Tensor:
+        return entropy_bound_accept(entropy, self.config.entropy_bound)
+
+    def answer(self, accepted: torch.Tensor, sampled: torch.Tensor, guess: torch.Tensor) -> torch.Tensor:
+        # The reference answers with the argmax even where it accepted a drawn token.
+        return guess
+
+    def done(self, answer: torch.Tensor, mean_entropy: float, open_slots: int) -> bool:
+        k = self.config.stability
+        stable = k == 0 or (len(self.history) >= k and all(torch.equal(past, answer) for past in self.history[-k:]))
+        self.history = [*self.history, answer][-k:] if k else []
+        return (stable and mean_entropy < self.config.confidence) or open_slots == 0
+
+
+@dataclass(frozen=True)
+class FixedK:
+    """Commit the k lowest-entropy open slots per step until every slot is committed."""
+
+    k: int
+    commits: bool = field(default=True, init=False)
+
+    def max_steps(self, open_slots: int) -> int:
+        return -(-open_slots // self.k)
+
+    def accept(self, entropy: torch.Tensor) -> torch.Tensor:
+        return fixed_k_accept(entropy, self.k)
+
+    def answer(self, accepted: torch.Tensor, sampled: torch.Tensor, guess: torch.Tensor) -> torch.Tensor:
+        # A committed slot's answer is what was committed, or later steps would contradict it.
+        return torch.where(accepted, sampled, guess)
+
+    def done(self, answer: torch.Tensor, mean_entropy: float, open_slots: int) -> bool:
+        return open_slots == 0
+
+
 def denoise(
     denoiser: Denoiser,
     state: PrefixState,
@@ -63,60 +155,33 @@ def denoise(
     config: SamplerConfig,
     on_step: OnStep | None = None,
 ) -> Denoised:
-    device = denoiser.device
-    absorbing = denoiser.noise == "absorbing"
-    fixed_k = config.tokens_per_step
-    closing = absorbing or fixed_k > 0  # accepted slots stay as they are, and only open ones are predicted
-    rng = torch.Generator(device=device).manual_seed(config.seed)
-
-    fixed = torch.tensor([canvas.tokens], dtype=torch.long, device=device)
-    free = torch.tensor([canvas.free], dtype=torch.bool, device=device)
-
-    def noise() -> torch.Tensor:
-        if absorbing:
-            return torch.full_like(fixed, denoiser.mask_id)
-        # Drawn over the whole canvas, as the reference does, so the random streams stay in step.
-        return torch.randint(0, denoiser.vocab_size, fixed.shape, generator=rng, device=device)
-
-    current = torch.where(free, noise(), fixed)
+    rng = torch.Generator(device=denoiser.device).manual_seed(config.seed)
+    noise = Noising.of(denoiser, rng)
+    schedule: Schedule = FixedK(config.tokens_per_step) if config.tokens_per_step else EntropyBound(config)
+    fixed = torch.tensor([canvas.tokens], dtype=torch.long, device=denoiser.device)
+    free = torch.tensor([canvas.free], dtype=torch.bool, device=denoiser.device)
+    current = answer = torch.where(free, noise.like(fixed), fixed)
     rows = free[0].nonzero().squeeze(-1)  # slots still open
-    total = -(-rows.numel() // fixed_k) if fixed_k else config.max_steps
-    best = current
-    history: list[torch.Tensor] = []
-    self_conditioning = None
+    total = schedule.max_steps(rows.numel())
+    self_conditioning, steps = None, 0
     stop: StopReason = "max_steps"
-    steps = 0
     for step in range(total):
         steps = step + 1
         logits = denoiser.logits(state, current, self_conditioning) / config.temperature(step, total)
-        self_conditioning = logits
-        slot_logits = logits[0, rows]
-        probs = torch.softmax(slot_logits, dim=-1, dtype=torch.float32)
-        sampled = draw(probs, rng, config.draw)
-        log_probs = torch.log_softmax(slot_logits, dim=-1).clamp(min=torch.finfo(torch.float32).min)
-        entropy = -(probs * log_probs).sum(dim=-1)
-        accepted = fixed_k_accept(entropy, fixed_k) if fixed_k else entropy_bound_accept(entropy, config.entropy_bound)
-        renoised = noise()[0, rows]
-
+        self_conditioning, slot_logits = logits, logits[0, rows]
+        sampled, entropy = propose(slot_logits, rng, config.draw)
+        accepted = schedule.accept(entropy)
         current = current.clone()
-        current[0, rows] = torch.where(accepted, sampled, renoised)
-        best = current.clone()
-        guess = slot_logits.argmax(dim=-1)
-        # Under a fixed schedule a committed slot's answer is what was committed; elsewhere the argmax.
-        best[0, rows] = torch.where(accepted, sampled, guess) if fixed_k else guess
+        current[0, rows] = torch.where(accepted, sampled, noise.like(current)[0, rows])
+        answer = current.clone()
+        answer[0, rows] = schedule.answer(accepted, sampled, slot_logits.argmax(dim=-1))
         mean_entropy = float(entropy.mean())
-        if closing:
+        if schedule.commits or noise.commits:
             rows = rows[~accepted]
-
-        k = config.stability
-        stable = k == 0 or (len(history) >= k and all(torch.equal(past, best) for past in history[-k:]))
-        history = [*history, best][-k:] if k else []
-        if on_step is not None and on_step(
-            StepView(step=step, tokens=best[0].tolist(), accepted=int(accepted.sum()), mean_entropy=mean_entropy)
-        ):
+        if on_step is not None and on_step(StepView(step, answer[0].tolist(), int(accepted.sum()), mean_entropy)):
             stop = "cancelled"
             break
-        if (stable and mean_entropy < config.confidence and not fixed_k) or rows.numel() == 0:
+        if schedule.done(answer, mean_entropy, rows.numel()):
             stop = "converged"
             break
-    return Denoised(tokens=best[0].tolist(), steps=steps, stop=stop)
+    return Denoised(tokens=answer[0].tolist(), steps=steps, stop=stop)

@@ -4,19 +4,25 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import torch
 
 Noise = Literal["uniform", "absorbing"]
 Layout = Literal["infill", "prompt"]
+# DiffusionGemma's decoder step: dynamic shapes, fixed (bucketed) shapes, or fixed shapes under torch.compile
+# (CUDA graphs on a GPU). See models/static_decoder.py.
+Decoder = Literal["dynamic", "static", "compiled"]
+DECODERS: tuple[str, ...] = get_args(Decoder)
+Quantize = Literal["4bit", "8bit"]  # bitsandbytes, CUDA only
+QUANTIZE: tuple[str, ...] = get_args(Quantize)
 
 
 class ModelError(RuntimeError):
     """A model that cannot be found, read or run; the message says what to do."""
 
 
-def first_line(exc: BaseException) -> str:
+def error_summary(exc: BaseException) -> str:
     """An exception's first line: libraries' messages run to pages, a user's message should not."""
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0]

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
 from transformers import DiffusionGemmaForBlockDiffusion, DynamicCache
 
-from .base import Denoiser, Layout, PrefixState
+from .base import Decoder, Denoiser, Layout, PrefixState
 from .static_decoder import StaticDecoder
-
-DecoderMode = Literal["dynamic", "static", "compiled"]
 
 
 class DiffusionGemmaDenoiser(Denoiser):
     noise = "uniform"
 
     def __init__(
-        self, model: DiffusionGemmaForBlockDiffusion, layout: Layout = "infill", decoder: DecoderMode = "dynamic"
+        self, model: DiffusionGemmaForBlockDiffusion, layout: Layout = "infill", decoder: Decoder = "dynamic"
     ) -> None:
         super().__init__()
         self.model = model.eval()

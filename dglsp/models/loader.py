@@ -6,16 +6,12 @@ import json
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Literal
 
 import torch
 
-from .base import Denoiser, Layout, ModelError, first_line
+from .base import DECODERS, Decoder, Denoiser, Layout, ModelError, Quantize, error_summary
 from .tokenizer import END_OF_FILL
 
-Quantize = Literal["4bit", "8bit"]
-Decoder = Literal["dynamic", "static", "compiled"]
-DECODERS = ("dynamic", "static", "compiled")
 DGLSP_FILE = "dglsp.json"  # dglsp's own notes about a model directory: its layout and end-of-fill token
 DEFAULT_MODEL_DIR = Path(__file__).parent / "default"
 
@@ -210,7 +206,7 @@ def _check_safetensors(path: Path) -> None:
         with safe_open(str(path), framework="pt") as f:
             f.keys()
     except Exception as exc:  # safetensors raises its own error types
-        raise ModelError(f"{path} is damaged or incomplete: {first_line(exc)}") from exc
+        raise ModelError(f"{path} is damaged or incomplete: {error_summary(exc)}") from exc
 
 
 def _own_memory(model, device: torch.device) -> None:
@@ -258,9 +254,9 @@ def _from_pretrained(cls, root: Path, kwargs: dict):
     try:
         return cls.from_pretrained(str(root), **kwargs)
     except (OSError, ValueError, RuntimeError, KeyError) as exc:
-        raise ModelError(f"cannot load the model in {root}: {first_line(exc)}") from exc
+        raise ModelError(f"cannot load the model in {root}: {error_summary(exc)}") from exc
     except Exception as exc:  # safetensors raises its own error types for a damaged file
-        raise ModelError(f"cannot load the model in {root}: {type(exc).__name__}: {first_line(exc)}") from exc
+        raise ModelError(f"cannot load the model in {root}: {type(exc).__name__}: {error_summary(exc)}") from exc
 
 
 def _load_masked(root: Path, kwargs: dict, options: LoadOptions):
@@ -283,4 +279,4 @@ def _load_tokenizer(root: Path, options: LoadOptions):
             str(root), local_files_only=True, trust_remote_code=options.trust_remote_code
         )
     except Exception as exc:
-        raise ModelError(f"cannot load the tokenizer in {root}: {first_line(exc)}") from exc
+        raise ModelError(f"cannot load the tokenizer in {root}: {error_summary(exc)}") from exc

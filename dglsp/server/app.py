@@ -21,10 +21,10 @@ from .documents import Documents
 from .fill_cache import FillCache
 from .model_host import ModelHost
 from .protocol import DglspProtocol
-from .scheduler import Worker
 from .settings import CONFIG_FILE, Settings, SettingsError, merge, normalize, read_toml
 from .stats import Stats
 from .transport import serve_stdio, watch_parent
+from .worker import Worker
 
 log = logging.getLogger("dglsp")
 LEVELS = {"error": logging.ERROR, "warning": logging.WARNING, "info": logging.INFO, "debug": logging.DEBUG}

@@ -18,8 +18,8 @@ from .app import DglspServer
 from .documents import Document, UnknownDocument
 from .fills import ActionPlan, Edit, plan_actions, run_action
 from .model_host import ModelUnavailable
-from .scheduler import Cancelled
 from .suggest import document, offset, suggest
+from .worker import Cancelled
 
 log = logging.getLogger("dglsp")
 ACCEPTED, TOGGLE, RUN_ACTION, RELOAD = "dglsp.accepted", "dglsp.toggle", "dglsp.runAction", "dglsp.reloadModel"

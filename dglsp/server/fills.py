@@ -16,8 +16,8 @@ from ..syntax.gap import Gap, body_gap, enclosing_definition, indent_unit, selec
 from ..syntax.holes import Hole, find_holes
 from ..syntax.languages import find_grammar
 from ..syntax.trim import reindent, trim_fill
-from .scheduler import Cancelled
 from .settings import Settings
+from .worker import Cancelled
 
 # Positions left for the holes when several are filled in one canvas (the rest is prefix and suffix).
 HOLES_ROOM = 384
@@ -38,7 +38,7 @@ class ActionPlan:
     holes: tuple[Hole, ...] = ()
 
 
-def denoise(engine: Engine, request: FillRequest, settings: Settings, cancel: threading.Event) -> tuple[str, ...]:
+def run_fill(engine: Engine, request: FillRequest, settings: Settings, cancel: threading.Event) -> tuple[str, ...]:
     sampler = settings.sampler_config(engine.sampler)
     result = engine.fill(request, sampler, on_step=lambda _view: cancel.is_set())
     if result.stop == "cancelled":
@@ -49,7 +49,7 @@ def denoise(engine: Engine, request: FillRequest, settings: Settings, cancel: th
 def fill_gap(engine: Engine, text: str, gap: Gap, grammar: str | None, settings: Settings, cancel) -> str:
     """Denoise one gap and trim the fill to what should go into the buffer."""
     request = FillRequest(prefix=gap.prefix, suffix=gap.suffix, language=grammar, max_tokens=gap.max_tokens)
-    (raw,) = denoise(engine, request, settings, cancel)
+    (raw,) = run_fill(engine, request, settings, cancel)
     return trim_fill(text, gap, raw, grammar, parse=settings.parse_trim)
 
 
@@ -109,7 +109,7 @@ def fill_holes(
         max_tokens=per_hole,
         between=between,
     )
-    fills = denoise(engine, request, settings, cancel)
+    fills = run_fill(engine, request, settings, cancel)
     unit = indent_unit(text)
     edits = []
     for hole, fill in zip(holes, fills, strict=True):

@@ -12,7 +12,7 @@ import torch
 from ..engine.engine import Engine
 from ..engine.memory import release_memory
 from ..engine.types import FillRequest
-from ..models.base import ModelError, first_line
+from ..models.base import ModelError, error_summary
 from ..models.loader import LoadOptions, check_model_dir, load_model, resolve_model_path
 from .cpu_share import CpuShare
 from .settings import Settings
@@ -75,7 +75,7 @@ class ModelHost:
         except ModelError as exc:
             return self._failed(str(exc))
         except Exception as exc:  # out of memory, a corrupt file: the server must stay up and say why
-            return self._failed(f"{type(exc).__name__}: {first_line(exc)}")
+            return self._failed(f"{type(exc).__name__}: {error_summary(exc)}")
         self.engine = engine
         self.status.state = "ready"
         self.status.device = str(model.denoiser.device)

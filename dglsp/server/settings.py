@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..engine.types import SamplerConfig
+from ..models.base import DECODERS, QUANTIZE
 
 CONFIG_FILE = "dglsp.toml"
 MAX_CONFIG_BYTES = 1 << 20
@@ -46,11 +47,8 @@ class Settings:
 
     def __post_init__(self) -> None:
         checks = [
-            (self.quantize in (None, "4bit", "8bit"), f"quantize must be 4bit or 8bit, got {self.quantize!r}"),
-            (
-                self.decoder in ("dynamic", "static", "compiled"),
-                f"decoder must be dynamic, static or compiled, got {self.decoder!r}",
-            ),
+            (self.quantize in (None, *QUANTIZE), f"quantize must be {_either(QUANTIZE)}, got {self.quantize!r}"),
+            (self.decoder in DECODERS, f"decoder must be {_either(DECODERS)}, got {self.decoder!r}"),
             (
                 self.multiline in ("auto", "always", "never"),
                 f"multiline must be auto, always or never, got {self.multiline!r}",
@@ -157,3 +155,7 @@ def merge(workspace: dict[str, Any], client: dict[str, Any]) -> Settings:
         return replace(Settings(), **values)
     except TypeError as exc:
         raise SettingsError(str(exc)) from exc
+
+
+def _either(choices: tuple[str, ...]) -> str:
+    return f"{', '.join(choices[:-1])} or {choices[-1]}"

@@ -22,7 +22,7 @@ from .documents import Document, UnknownDocument
 from .fills import fill_gap
 from .model_host import ModelUnavailable
 from .positions import PositionError
-from .scheduler import Cancelled
+from .worker import Cancelled
 
 log = logging.getLogger("dglsp")
 

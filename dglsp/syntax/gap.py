@@ -96,7 +96,7 @@ def find_gap(
     block_here, indent = _block_here(doc, line_start, cursor, line_end)
     kind: GapKind = "block" if multiline == "always" or (multiline == "auto" and block_here) else "line"
     if kind == "line" or not block_here:
-        indent = _leading(text[line_start:line_end])
+        indent = leading(text[line_start:line_end])
     prefix, suffix = _context(doc, cursor, end, context_chars)
     return Gap(kind, cursor, end, prefix, suffix, block_tokens if kind == "block" else line_tokens, indent)
 
@@ -112,7 +112,7 @@ def selection_gap(
     line_start, line_end = _line_bounds(text, start)
     prefix, suffix = _context(doc, start, end, context_chars)
     tokens = max(8, math.ceil((end - start) / 3)) * 3 // 2
-    return Gap(kind, start, end, prefix, suffix, tokens, _leading(text[line_start:line_end]))
+    return Gap(kind, start, end, prefix, suffix, tokens, leading(text[line_start:line_end]))
 
 
 def enclosing_definition(text: str, offset: int, language: str, *, tree=None) -> tuple[int, int] | None:
@@ -151,7 +151,7 @@ def body_gap(
     line_start = _line_bounds(text, first)[0]
     if text[line_start:first].strip():
         header_start, header_end = _line_bounds(text, doc.chars(found["function"])[0])
-        indent = _leading(text[header_start:header_end]) + doc.unit
+        indent = leading(text[header_start:header_end]) + doc.unit
     else:
         indent = text[line_start:first]
     prefix, suffix = _context(doc, start, end, context_chars)
@@ -166,7 +166,7 @@ def _block_here(doc: _Doc, line_start: int, cursor: int, line_end: int) -> tuple
     if not before.strip():
         return _blank_line(doc, line_start, line_end, before, doc.unit)
     if _opens_block(doc.grammar, before):
-        return True, _leading(before) + doc.unit  # the body of the block this line opens
+        return True, leading(before) + doc.unit  # the body of the block this line opens
     return False, ""
 
 
@@ -230,7 +230,8 @@ def _rstrip(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
-def _leading(line: str) -> str:
+def leading(line: str) -> str:
+    """A line's indentation (spaces and tabs)."""
     return line[: len(line) - len(line.lstrip(" \t"))]
 
 
@@ -275,14 +276,14 @@ def _blank_line(doc: _Doc, line_start: int, line_end: int, before: str, unit: st
     """(does a block fill belong here, its indent) for a cursor on a whitespace-only line."""
     previous, following = _nonblank(doc.text, line_start, -1), _nonblank(doc.text, line_end, 1)
     if previous is not None and _opens_block(doc.grammar, previous):
-        return True, before or _leading(previous) + unit  # an empty block
+        return True, before or leading(previous) + unit  # an empty block
     indent = before
     # At column 0 above a `}`: inside the body that `}` closes, at the previous line's indentation.
     closing = not indent and previous is not None and following is not None and _CLOSING_LINE.match(following.lstrip())
-    if closing and _columns(_leading(previous), unit) > _columns(_leading(following), unit):
-        indent = _leading(previous)
+    if closing and _columns(leading(previous), unit) > _columns(leading(following), unit):
+        indent = leading(previous)
     # The end of a block body: the next code is less indented (or there is none).
-    ends_body = following is None or _columns(_leading(following), unit) < _columns(indent, unit)
+    ends_body = following is None or _columns(leading(following), unit) < _columns(indent, unit)
     return bool(indent) and ends_body, indent
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from .gap import CLOSERS, Gap, indent_steps, indent_unit
+from .gap import CLOSERS, Gap, indent_steps, indent_unit, leading
 from .languages import Grammar, find_grammar, parser
 
 _WINDOW = 4000  # characters parsed on each side of a gap: a 100k-line file stays cheap
@@ -53,7 +53,7 @@ def reindent(fill: str, indent: str, unit: str, width: int | None = None) -> str
     base = _base_columns(indent, unit, width)
     out = lines[:1]
     for line in lines[1:]:
-        lead = _leading(line)
+        lead = leading(line)
         extra = max(0, round(_columns(lead, width) - base))
         out.append(indent + unit * (extra // width) + " " * (extra % width) + line[len(lead) :] if line.strip() else "")
     return "\n".join(out)
@@ -88,7 +88,7 @@ def _block(text: str, gap: Gap, fill: str, unit: str, width: int) -> str:
     kept: list[str] = []
     for i, line in enumerate(lines):
         if line.strip():
-            if (i > 0 or own_indent) and _columns(_leading(line), width) < base:
+            if (i > 0 or own_indent) and _columns(leading(line), width) < base:
                 break
             if line.strip() == repeated:
                 break
@@ -142,17 +142,13 @@ def _indent(text: str, gap: Gap, body: str, unit: str, width: int, replaces: boo
         return reindent("\n" + body, gap.indent, unit, width)[1:]  # the first line starts a line too
     if "\n" not in body:
         span = text[gap.start : gap.end] if replaces and body.strip() else ""
-        return _leading(span) + body.strip(" \t") + span[len(span.rstrip(" \t")) :] if span.strip() else body
+        return leading(span) + body.strip(" \t") + span[len(span.rstrip(" \t")) :] if span.strip() else body
     body = reindent(body, gap.indent, unit, width)
     line_end = text.find("\n", gap.end)
     if text[gap.end : len(text) if line_end < 0 else line_end].strip():
         # Code after the gap on its line (the `}` of a one-line body) moves to a line of its own.
-        body += "\n" + _leading(text[line_start : gap.start])
+        body += "\n" + leading(text[line_start : gap.start])
     return body
-
-
-def _leading(line: str) -> str:
-    return line[: len(line) - len(line.lstrip(" \t"))]
 
 
 def _fill_width(lines: list[str], unit: str, indent: str, trusted: bool = True) -> int:
@@ -161,7 +157,7 @@ def _fill_width(lines: list[str], unit: str, indent: str, trusted: bool = True) 
     spaces = len(unit) if unit.strip(" ") == "" else 0
     if spaces and trusted:
         return spaces
-    leads = [_leading(line) for line in lines if line.strip()]
+    leads = [leading(line) for line in lines if line.strip()]
     steps = [(n, step) for step, n in indent_steps(leads, previous=None).items() if "\t" not in step]
     if steps:
         return len(max(steps)[1])

@@ -57,7 +57,7 @@ class Batch:
         return int(self.decoder_mask.sum())  # prefix and decoder positions
 
 
-class Documents:
+class Split:
     """A packed split: texts and their tree-sitter spans, written once and read on every resume."""
 
     def __init__(self, texts: list[str], spans: list[np.ndarray]) -> None:
@@ -82,7 +82,7 @@ class Documents:
         np.savez(path / "spans.npz", spans=np.concatenate(self.spans).reshape(-1, 3), lengths=lengths)
 
     @classmethod
-    def load(cls, path: Path) -> Documents:
+    def load(cls, path: Path) -> Split:
         with open(path / "texts.jsonl", encoding="utf-8") as f:
             texts = [json.loads(line) for line in f]
         data = np.load(path / "spans.npz")
@@ -105,12 +105,12 @@ class ExampleMaker:
     def encode(self, text: str) -> list[int]:
         return self.tok.encode(text, add_special_tokens=False) if text else []
 
-    def batch(self, docs: Documents, rng: np.random.Generator) -> Batch:
+    def batch(self, docs: Split, rng: np.random.Generator) -> Batch:
         canvas = int(rng.choice(self.buckets, p=self.bucket_p))
         examples = [self.example(docs, rng, canvas) for _ in range(self.cfg.batch_size)]
         return self.collate(examples, rng, self_conditioning=bool(rng.random() < self.cfg.self_conditioning))
 
-    def example(self, docs: Documents, rng: np.random.Generator, canvas: int) -> Example:
+    def example(self, docs: Split, rng: np.random.Generator, canvas: int) -> Example:
         doc = docs.pick(rng)
         text = docs.texts[doc]
         roll = rng.random()

@@ -29,7 +29,7 @@ from ..models.loader import DGLSP_FILE, read_optional_json
 from ..models.tokenizer import END_OF_FILL, train_tokenizer_on_texts
 from .config import CONFIGS, TrainConfig
 from .corpus import Corpus, collect, parallel_map, resolve_sources, sample
-from .examples import Batch, Documents, ExampleMaker
+from .examples import Batch, ExampleMaker, Split
 from .pipeline import BatchStream
 from .spans import node_spans
 
@@ -85,13 +85,13 @@ def packed(
     workers: int = 1,
     max_files: int | None = None,
     held_out: tuple[str, ...] = (),
-) -> tuple[Documents, Documents]:
+) -> tuple[Split, Split]:
     """The corpus packed under OUT/data, packing it first unless an earlier start packed the same sources
     (or any, for a resume: the run goes on with its own data). `max_files`: an even sample of the files."""
     card = out / "data" / "card.json"
     request = [sources, seed] + ([max_files] if max_files else [])
     if card.exists() and (reuse_any or json.loads(card.read_text(encoding="utf-8")).get("request") == request):
-        return Documents.load(out / "data" / "train"), Documents.load(out / "data" / "valid")
+        return Split.load(out / "data" / "train"), Split.load(out / "data" / "valid")
     resolved = resolve_sources(sources)
     if max_files:
         resolved = sample(resolved, max_files)
@@ -99,15 +99,13 @@ def packed(
     return pack(corpus, out, request, quiet, workers)
 
 
-def pack(
-    corpus: Corpus, out: Path, request: list, quiet: bool = False, workers: int = 1
-) -> tuple[Documents, Documents]:
+def pack(corpus: Corpus, out: Path, request: list, quiet: bool = False, workers: int = 1) -> tuple[Split, Split]:
     """Parse every file once for its spans (on `workers` processes) and write both splits under OUT/data."""
     splits = []
     for name, files in (("train", corpus.train), ("valid", corpus.valid)):
         texts = [f.text for f in files]
         spans = parallel_map(node_spans, texts, workers, desc=f"spans ({name})", quiet=quiet)
-        docs = Documents(texts, spans)
+        docs = Split(texts, spans)
         docs.save(out / "data" / name)
         splits.append(docs)
     (out / "data" / "card.json").write_text(
@@ -117,7 +115,7 @@ def pack(
     return splits[0], splits[1]
 
 
-def tokenizer_sample(docs: Documents, megabytes: int, seed: int) -> list[str]:
+def tokenizer_sample(docs: Split, megabytes: int, seed: int) -> list[str]:
     order = np.random.default_rng(seed).permutation(len(docs))
     sample, total = [], 0
     for i in order:
@@ -266,7 +264,7 @@ class Trainer:
         self.config = replace(self.config, batch_size=size)
         self.maker = ExampleMaker(self.tokenizer, self.config, self.model.config.text_config.vocab_size)
 
-    def _packed(self, seed: int, reuse_any: bool) -> tuple[Documents, Documents]:
+    def _packed(self, seed: int, reuse_any: bool) -> tuple[Split, Split]:
         o = self.opt
         return packed(self.out, o.sources, seed, o.quiet, reuse_any, max(1, o.workers), o.max_files, o.held_out)
 

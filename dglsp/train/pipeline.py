@@ -19,18 +19,18 @@ from concurrent.futures import Future, ProcessPoolExecutor
 import numpy as np
 import torch
 
-from .examples import Batch, Documents, ExampleMaker
+from .examples import Batch, ExampleMaker, Split
 
-_job: tuple[ExampleMaker, Documents, int] | None = None  # a worker's maker, documents and seed
+_job: tuple[ExampleMaker, Split, int] | None = None  # a worker's maker, documents and seed
 
 
-def _start_worker(maker: ExampleMaker, docs: Documents, seed: int) -> None:
+def _start_worker(maker: ExampleMaker, docs: Split, seed: int) -> None:
     global _job
     torch.set_num_threads(1)  # a worker builds numpy arrays; torch's thread pool would only compete
     _job = (maker, docs, seed)
 
 
-def build(maker: ExampleMaker, docs: Documents, seed: int, step: int) -> Batch:
+def build(maker: ExampleMaker, docs: Split, seed: int, step: int) -> Batch:
     """The batch of `step`: the same wherever and whenever it is built."""
     return maker.batch(docs, np.random.default_rng([seed, step]))
 
@@ -50,7 +50,7 @@ class BatchStream(Iterator[tuple[int, Batch]]):
     """(step, batch) from `start` on; `workers=0` builds each batch in this process when it is asked for."""
 
     def __init__(
-        self, maker: ExampleMaker, docs: Documents, seed: int, start: int, workers: int = 0, ahead: int = 0
+        self, maker: ExampleMaker, docs: Split, seed: int, start: int, workers: int = 0, ahead: int = 0
     ) -> None:
         self.maker, self.docs, self.seed = maker, docs, seed
         self.next_step = start  # the step whose batch is handed out next
@@ -90,7 +90,7 @@ class BatchStream(Iterator[tuple[int, Batch]]):
         self.close()
 
 
-def examples_per_second(maker: ExampleMaker, docs: Documents, workers: int, seconds: float) -> tuple[float, float]:
+def examples_per_second(maker: ExampleMaker, docs: Split, workers: int, seconds: float) -> tuple[float, float]:
     """(examples/s, tokens/s) that `workers` processes deliver to one consumer over about `seconds`."""
     with BatchStream(maker, docs, seed=0, start=0, workers=workers) as stream:
         next(stream)  # workers up and their first batches under way

@@ -9,6 +9,8 @@ from pathlib import Path
 from lsprotocol import types
 from pytest_lsp import LanguageClient, client_capabilities, make_test_lsp_client
 
+from dglsp.bench.lsp_filler import position_of  # noqa: F401  (the tests' helper too)
+
 CURSOR = "█"
 # Raw fills: a random-weight model's fills rarely parse, and these tests check the protocol, not the model.
 RAW = {"parseTrim": False, "debounceMs": 0}
@@ -96,11 +98,6 @@ def inline_params(uri: str, position: types.Position, invoked: bool = True, sele
         position=position,
         context=types.InlineCompletionContext(trigger_kind=kind, selected_completion_info=selected),
     )
-
-
-def position_of(text: str, offset: int) -> types.Position:
-    line = text.count("\n", 0, offset)
-    return types.Position(line, offset - (text.rfind("\n", 0, offset) + 1))
 
 
 async def actions_at(client, uri: str, start: types.Position, end: types.Position) -> dict[str, types.CodeAction]:

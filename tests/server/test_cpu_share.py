@@ -12,8 +12,8 @@ import torch
 
 from dglsp.server.cpu_share import CpuShare, busy_seconds, threads_for
 from dglsp.server.model_host import ModelHost
-from dglsp.server.scheduler import Worker
 from dglsp.server.settings import Settings
+from dglsp.server.worker import Worker
 
 STAT = """cpu  900 0 300 5000 10 0 0 0 0 0
 cpu0 100 50 100 2000 5 20 10 5 0 0

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from dglsp.train.config import CONFIGS
-from dglsp.train.examples import Documents, Example, ExampleMaker
+from dglsp.train.examples import Example, ExampleMaker, Split
 from dglsp.train.loop import logits_of
 from dglsp.train.spans import node_spans
 
@@ -24,9 +24,7 @@ def maker(tokenizer):
 
 @pytest.fixture
 def docs():
-    return Documents(
-        [TEXT, TEXT.replace("grow", "scale")], [node_spans(TEXT), node_spans(TEXT.replace("grow", "scale"))]
-    )
+    return Split([TEXT, TEXT.replace("grow", "scale")], [node_spans(TEXT), node_spans(TEXT.replace("grow", "scale"))])
 
 
 def test_a_padded_batch_gives_the_logits_the_engine_gets_for_each_example(dg_model, maker):

@@ -118,7 +118,7 @@ def test_the_shipped_model_has_learned_code_and_fills_a_real_gap(corpus):
     """The model dglsp ships (bf16 on disk, float32 on the CPU) predicts held-out code far better than chance, and
     fills a gap in a fixture. Whether its fill parses is still luck at 0% pass@1, so that is not asserted."""
     from dglsp.models.loader import DEFAULT_MODEL_DIR
-    from dglsp.train.examples import Documents, ExampleMaker
+    from dglsp.train.examples import ExampleMaker, Split
     from dglsp.train.spans import node_spans
 
     if not (DEFAULT_MODEL_DIR / "config.json").exists():
@@ -126,7 +126,7 @@ def test_the_shipped_model_has_learned_code_and_fills_a_real_gap(corpus):
     model = load_model()
     assert model.path == DEFAULT_MODEL_DIR and model.info["dtype"] == "float32"
     fixtures = sorted((Path(__file__).parents[2] / "fixtures").rglob("*.py"))
-    docs = Documents([f.read_text() for f in fixtures], [node_spans(f.read_text()) for f in fixtures])
+    docs = Split([f.read_text() for f in fixtures], [node_spans(f.read_text()) for f in fixtures])
     maker = ExampleMaker(model.tokenizer, replace(CONFIGS["default"], batch_size=32), model.denoiser.vocab_size)
     batch = maker.batch(docs, np.random.default_rng(0))
     batch.self_conditioning = False

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from dglsp.server.scheduler import Cancelled, Worker
+from dglsp.server.worker import Cancelled, Worker
 
 
 def steps_until_cancelled(started: threading.Event):
