@@ -181,6 +181,7 @@ def register(ls: DglspServer) -> None:
             "model": dataclasses.asdict(ls.host.status),
             "settings": dataclasses.asdict(ls.settings),
             "worker_pending": ls.worker.pending,
+            "worker_running": ls.worker.running,  # a job's key while the model runs it, else None
             **ls.stats.snapshot(),
         }
 

@@ -36,6 +36,7 @@ class Worker:
         self._latest: dict[str, Job] = {}
         self._lock = threading.Condition()
         self._stopped = False
+        self._running: Job | None = None
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self._thread.start()
 
@@ -66,6 +67,12 @@ class Worker:
         with self._lock:
             return len(self._queue)
 
+    @property
+    def running(self) -> str | None:
+        """The key of the job the model is running now ("" for a job without one), None when idle."""
+        job = self._running
+        return None if job is None else job.key or ""
+
     def stop(self) -> None:
         with self._lock:
             self._stopped = True
@@ -86,6 +93,7 @@ class Worker:
     def _run(self, job: Job) -> None:
         if not job.future.set_running_or_notify_cancel():
             return
+        self._running = job
         try:
             if job.cancel_event.is_set():
                 raise Cancelled("superseded" if job.superseded else "cancelled")
@@ -95,6 +103,7 @@ class Worker:
         else:
             job.future.set_result(result)
         finally:
+            self._running = None
             with self._lock:
                 if job.key is not None and self._latest.get(job.key) is job:
                     del self._latest[job.key]

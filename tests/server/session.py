@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import sys
 from pathlib import Path
 
@@ -46,8 +47,11 @@ async def stop(client: LanguageClient) -> None:
 
 
 async def wait_for(predicate, timeout: float = 60.0, what: str = "condition"):
+    """Poll `predicate` (plain or async) until it is truthy."""
     for _ in range(int(timeout / 0.05)):
         value = predicate()
+        if inspect.isawaitable(value):
+            value = await value
         if value:
             return value
         await asyncio.sleep(0.05)
@@ -79,6 +83,15 @@ async def model_ready(client: LanguageClient) -> str:
             return current
         await asyncio.sleep(0.05)
     raise AssertionError("the model never finished loading")
+
+
+async def fill_started(client: LanguageClient) -> None:
+    """Until the model is running a job: what tests that act during a fill wait on, not the clock."""
+
+    async def running():
+        return (await stats(client))["worker_running"] is not None
+
+    await wait_for(running, timeout=30, what="the model to start a fill")
 
 
 def open_doc(client: LanguageClient, path: Path, text: str, language: str, version: int = 1) -> str:

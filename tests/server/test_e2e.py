@@ -14,6 +14,7 @@ from session import (
     RAW,
     actions_at,
     capabilities,
+    fill_started,
     inline_params,
     marked,
     model_ready,
@@ -175,7 +176,7 @@ async def test_a_cancelled_request_returns_promptly_and_the_next_one_works(slow,
     task = asyncio.ensure_future(
         slow.protocol.send_request_async(types.TEXT_DOCUMENT_INLINE_COMPLETION, params, msg_id="slow-1")
     )
-    await asyncio.sleep(1.0)
+    await fill_started(slow)
     begin = asyncio.get_running_loop().time()
     slow.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id="slow-1"))
     with pytest.raises(JsonRpcException) as cancelled:
@@ -196,7 +197,7 @@ async def test_a_newer_request_for_the_same_document_supersedes_the_older(slow, 
     uri = open_doc(slow, tmp_path / "s.py", text, "python")
     params = inline_params(uri, position_of(text, cursor))
     older = asyncio.ensure_future(slow.text_document_inline_completion_async(params))
-    await asyncio.sleep(1.0)
+    await fill_started(slow)
     # Neovim 0.12 sends the next request without cancelling the last: the server must drop it itself.
     slow.workspace_did_change_configuration(
         types.DidChangeConfigurationParams(settings={"model": str(dg_dir), **RAW, "sampler": {"maxSteps": 4}})
@@ -350,7 +351,7 @@ async def test_an_edit_while_the_model_works_drops_the_stale_answer_at_once(slow
     pending = asyncio.ensure_future(
         slow.text_document_inline_completion_async(inline_params(uri, position_of(text, cursor)))
     )
-    await asyncio.sleep(1.0)
+    await fill_started(slow)
     at = position_of(text, cursor)
     slow.text_document_did_change(
         types.DidChangeTextDocumentParams(
@@ -392,15 +393,20 @@ async def test_a_big_reparse_leaves_the_server_answering_other_requests(served, 
     """A 4 MB file's first parse takes about a second here; it runs off the event loop, so a cheap request is not
     held behind it."""
     source = Path(__file__).read_text(encoding="utf-8")
-    text = source * (4_000_000 // len(source)) + "def tail(x):\n    return "
-    started = time.perf_counter()
-    parser("python").parse(text.encode())
-    parse_ms = (time.perf_counter() - started) * 1000
+    copies = 4_000_000 // len(source)
+    while True:  # a file big enough that its parse takes long here, however fast this machine is
+        text = source * copies + "def tail(x):\n    return "
+        started = time.perf_counter()
+        parser("python").parse(text.encode())
+        parse_ms = (time.perf_counter() - started) * 1000
+        if parse_ms > 300 or len(text) > 64_000_000:
+            break
+        copies *= 2
     uri = open_doc(served, tmp_path / "big.py", text, "python")
     pending = asyncio.ensure_future(
         served.text_document_inline_completion_async(inline_params(uri, position_of(text, len(text))))
     )
-    await asyncio.sleep(0.05)
+    # No wait: the server reads the inline request, which starts the reparse, before this one.
     started = time.perf_counter()
     await stats(served)
     stats_ms = (time.perf_counter() - started) * 1000

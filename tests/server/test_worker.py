@@ -62,3 +62,23 @@ def test_a_failing_job_does_not_stop_the_worker():
     worker.stop()
     with pytest.raises(RuntimeError, match="stopped"):
         worker.submit(lambda _c: 1)
+
+
+def test_the_worker_says_which_job_it_is_running_and_when_it_is_idle():
+    worker = Worker()
+    started, release = threading.Event(), threading.Event()
+
+    def run(_cancel: threading.Event) -> str:
+        started.set()
+        release.wait(5)
+        return "done"
+
+    assert worker.running is None
+    job = worker.submit(run, key="a.py")
+    assert started.wait(5)
+    assert worker.running == "a.py"
+    release.set()
+    assert job.future.result(5) == "done"
+    keyless = worker.submit(lambda _c: worker.running)
+    assert keyless.future.result(5) == ""  # a job without a key is still a running job
+    worker.stop()
