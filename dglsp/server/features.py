@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 import re
@@ -12,14 +11,12 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcContentModified, JsonRpcException, JsonRpcInvalidParams
 
 from .. import __version__
-from ..engine.memory import OutOfMemory
 from ..syntax.languages import UnknownLanguage
 from .app import DglspServer
 from .documents import Document, UnknownDocument
 from .fills import ActionPlan, Edit, plan_actions, run_action
-from .model_host import ModelUnavailable
+from .jobs import run_job
 from .suggest import document, offset, suggest
-from .worker import Cancelled
 
 log = logging.getLogger("dglsp")
 ACCEPTED, TOGGLE, RUN_ACTION, RELOAD = "dglsp.accepted", "dglsp.toggle", "dglsp.runAction", "dglsp.reloadModel"
@@ -216,17 +213,15 @@ async def _compute_action(ls: DglspServer, data: Any) -> tuple[Document, list[Ed
         raise JsonRpcContentModified(f"the {data['kind']} action no longer applies at this place")
     plan: ActionPlan = plans[0]
     grammar, settings = doc.grammar, ls.settings
-    job = ls.worker.submit(lambda cancel: run_action(ls.host.require(), text, plan, grammar, settings, cancel))
-    try:
-        edits = await asyncio.wrap_future(job.future)
-    except asyncio.CancelledError:
-        job.cancel()
-        raise
-    except (Cancelled, ModelUnavailable) as exc:
-        raise JsonRpcContentModified(f"dglsp: {exc}") from None
-    except OutOfMemory as exc:
-        ls.tell_out_of_memory(exc)
-        raise RequestFailed(f"dglsp: {exc}") from None
+    outcome, edits = await run_job(
+        ls, lambda cancel: run_action(ls.host.require(), text, plan, grammar, settings, cancel)
+    )
+    if outcome in ("cancelled", "no_model"):
+        raise JsonRpcContentModified(f"dglsp: {edits}")
+    if outcome == "out_of_memory":
+        raise RequestFailed(f"dglsp: {edits}")
+    if outcome == "error":
+        raise edits
     if doc.version != data["version"]:
         raise JsonRpcContentModified(f"{doc.uri} changed while the model worked; ask again")
     if not edits:

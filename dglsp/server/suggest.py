@@ -15,14 +15,12 @@ from dataclasses import dataclass
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
-from ..engine.memory import OutOfMemory
 from ..syntax.gap import find_gap
 from .app import DglspServer
 from .documents import Document, UnknownDocument
 from .fills import fill_gap
-from .model_host import ModelUnavailable
+from .jobs import run_job
 from .positions import PositionError
-from .worker import Cancelled
 
 log = logging.getLogger("dglsp")
 
@@ -99,36 +97,27 @@ async def suggest(
         if ls.latest_request(uri) != seq:
             return done("superseded")
 
-    scope = (
-        ls.host.status.generation,
-        tuple(sorted(settings.sampler.items())),
-        gap.kind,
-        gap.max_tokens,
-        settings.parse_trim,
-    )
+    scope = (ls.host.status.generation, tuple(sorted(settings.sampler.items())), gap.kind, gap.max_tokens)
+    scope += (settings.parse_trim,)  # what else makes the same gap fill differently
     fill = ls.cache.get(scope, gap.prefix, gap.suffix)
     outcome = "cached"
     if fill is None:
         grammar = doc.grammar
-        job = ls.worker.submit(lambda cancel: fill_gap(ls.host.require(), text, gap, grammar, settings, cancel), uri)
         try:
-            fill = await asyncio.wrap_future(job.future)
+            job, fill = await run_job(
+                ls, lambda cancel: fill_gap(ls.host.require(), text, gap, grammar, settings, cancel), uri
+            )
         except asyncio.CancelledError:
-            job.cancel()
             done("cancelled")
             raise
-        except Cancelled:
+        if job == "cancelled":
             return done("stale" if doc.version != version else "superseded")
-        except ModelUnavailable as exc:
-            ls.tell_once("warning", f"dglsp: no completions: {exc}")
-            return done("no_model")
-        except OutOfMemory as exc:
-            ls.tell_out_of_memory(exc)
-            return done("out_of_memory")
-        except Exception as exc:  # any other failure: say so, answer empty, stay up
-            log.exception("fill failed")
-            ls.tell("error", f"dglsp: the fill failed: {type(exc).__name__}: {exc}")
-            return done("error")
+        if job == "no_model":
+            ls.tell_once("warning", f"dglsp: no completions: {fill}")
+        elif job == "error":
+            ls.tell("error", f"dglsp: the fill failed: {type(fill).__name__}: {fill}")
+        if job != "done":
+            return done(job)
         ls.cache.put(scope, gap.prefix, gap.suffix, fill)
         outcome = "served"
     if ls.documents.get_or_none(uri) is not doc or doc.version != version:
