@@ -210,38 +210,7 @@ def _humaneval(args: argparse.Namespace) -> int:
         tasks = build_tasks(args.suite, seed=args.seed, limit=args.limit)
     except RuntimeError as exc:
         raise CliError(str(exc)) from exc
-    fillers: list[Filler] = []
-    model_info: dict = {}
-    device = "cpu"
-    diffusion = [c for c in dict.fromkeys(args.configs) if c not in MODEL_FREE]
-    if args.lsp:
-        from ..bench.lsp_filler import LspFiller
-        from ..models.loader import resolve_model_path
-
-        options = {"model": str(resolve_model_path(args.model)), "device": args.device, "dtype": args.dtype}
-        fillers.append(LspFiller("lsp", options))
-        diffusion = []
-    if diffusion:
-        model = load(args)
-        engine = Engine(model)
-        model_info, device = {"path": str(model.path), **model.info}, model.info["device"]
-        for spec in diffusion:
-            try:
-                name, sampler = parse_config(spec, engine.sampler.with_overrides(seed=args.seed))
-            except ValueError as exc:
-                raise CliError(str(exc)) from exc
-            fillers.append(DiffusionFiller(name, engine, sampler))
-    fillers[:0] = [ModelFreeFiller(c) for c in dict.fromkeys(args.configs) if c in MODEL_FREE]
-    ar_info: dict = {}
-    if args.ar_baseline:
-        from ..bench.ar_baseline import ArFiller
-
-        try:
-            ar = ArFiller.load(args.ar_baseline, device=args.device, dtype=args.dtype)
-        except ModelError as exc:
-            raise CliError(str(exc)) from exc
-        fillers.append(ar)
-        ar_info, device = {"path": args.ar_baseline, "parameters": ar.parameters}, str(ar.device)
+    fillers, model_info, ar_info, device = _fillers(args)
     budget = args.max_tokens or BUDGETS[args.suite]
 
     try:
@@ -293,3 +262,40 @@ def _humaneval(args: argparse.Namespace) -> int:
     plot = ", pass_vs_speed.png" if plotted else " (no plot: matplotlib is not installed)"
     print(f"\nwrote {out}/report.txt, results.json{plot}")
     return 0
+
+
+def _fillers(args: argparse.Namespace) -> tuple[list[Filler], dict, dict, str]:
+    """The configurations to run, side by side: (fillers, model info, AR baseline info, device)."""
+    fillers: list[Filler] = []
+    model_info: dict = {}
+    device = "cpu"
+    diffusion = [c for c in dict.fromkeys(args.configs) if c not in MODEL_FREE]
+    if args.lsp:
+        from ..bench.lsp_filler import LspFiller
+        from ..models.loader import resolve_model_path
+
+        options = {"model": str(resolve_model_path(args.model)), "device": args.device, "dtype": args.dtype}
+        fillers.append(LspFiller("lsp", options))
+        diffusion = []
+    if diffusion:
+        model = load(args)
+        engine = Engine(model)
+        model_info, device = {"path": str(model.path), **model.info}, model.info["device"]
+        for spec in diffusion:
+            try:
+                name, sampler = parse_config(spec, engine.sampler.with_overrides(seed=args.seed))
+            except ValueError as exc:
+                raise CliError(str(exc)) from exc
+            fillers.append(DiffusionFiller(name, engine, sampler))
+    fillers[:0] = [ModelFreeFiller(c) for c in dict.fromkeys(args.configs) if c in MODEL_FREE]
+    ar_info: dict = {}
+    if args.ar_baseline:
+        from ..bench.ar_baseline import ArFiller
+
+        try:
+            ar = ArFiller.load(args.ar_baseline, device=args.device, dtype=args.dtype)
+        except ModelError as exc:
+            raise CliError(str(exc)) from exc
+        fillers.append(ar)
+        ar_info, device = {"path": args.ar_baseline, "parameters": ar.parameters}, str(ar.device)
+    return fillers, model_info, ar_info, device
