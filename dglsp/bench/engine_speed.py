@@ -16,6 +16,7 @@ from ..engine.sampler import draw
 from ..engine.types import FillRequest
 from ..models.blank import stdlib_files
 from ..models.loader import LoadedModel
+from ..report.tables import render_table
 
 
 @dataclass
@@ -27,15 +28,13 @@ class SpeedReport:
     rows: list[tuple[str, float]] = field(default_factory=list)
 
     def table(self) -> str:
-        width = max(len(name) for name, _ in self.rows)
         head = (
             f"{self.model['family']} {self.model['parameters'] / 1e6:.1f}M params, {self.model['dtype']} on "
             f"{self.model['device']}, {torch.get_num_threads()} threads; prefix {self.prefix_tokens} tokens, "
             f"pinned suffix {self.suffix_tokens} tokens"
         )
-        lines = [head, f"{'measure':<{width}}  median ms", f"{'-' * width}  ---------"]
-        lines += [f"{name:<{width}}  {ms:9.1f}" for name, ms in self.rows]
-        return "\n".join(lines)
+        rows = [["measure", "median ms"], *([name, f"{ms:.1f}"] for name, ms in self.rows)]
+        return head + "\n" + render_table(rows, "plain", "<>")
 
 
 def sample_code(engine: Engine, tokens: int) -> str:

@@ -23,8 +23,8 @@ from ..engine.types import SamplerConfig
 from ..models.base import DECODERS
 from ..models.blank import VISION_STUB
 from ..models.diffusion_gemma import DiffusionGemmaDenoiser
+from ..report.tables import render_table
 from .engine_speed import median_ms
-from .markdown import markdown_table
 
 # Gemma 4 26B-A4B's text shape (the backbone DiffusionGemma 26B-A4B shares): 25.2B parameters, 3.8B active.
 SHAPES: dict[str, dict] = {
@@ -93,9 +93,7 @@ class ShapeReport:
     def table(self) -> str:
         head = ", ".join(f"{k} {v}" for k, v in self.header.items())
         return (
-            head
-            + "\n\n"
-            + markdown_table([["measure", "value", "unit", "% roofline"], *[r.cells() for r in self.rows]])
+            head + "\n\n" + render_table([["measure", "value", "unit", "% roofline"], *(r.cells() for r in self.rows)])
         )
 
 

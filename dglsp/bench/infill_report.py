@@ -6,8 +6,14 @@ import json
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from ..report.plots import save_plot
+from ..report.tables import render_table
 from .infill_run import ConfigSummary, TaskResult
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 COLUMNS = (
     ("config", "{}", "<"),
@@ -54,13 +60,9 @@ def table(header: str, summaries: Sequence[ConfigSummary]) -> str:
         for s in summaries
     ]
     cells = [[fmt.format(v) for (_, fmt, _), v in zip(COLUMNS, row, strict=True)] for row in rows]
-    widths = [max(len(name), *(len(c[i]) for c in cells)) for i, (name, _, _) in enumerate(COLUMNS)]
-
-    def line(values: Sequence[str]) -> str:
-        return "  ".join(f"{v:{a}{w}}" for v, (_, _, a), w in zip(values, COLUMNS, widths, strict=True))
-
-    out = [header, line([name for name, _, _ in COLUMNS]), line(["-" * w for w in widths])]
-    return "\n".join([*out, *(line(c) for c in cells), "", LEGEND])
+    names = [name for name, _, _ in COLUMNS]
+    align = "".join(a for _, _, a in COLUMNS)
+    return "\n".join([header, render_table([names, *cells], "plain", align), "", LEGEND])
 
 
 LEGEND = (
@@ -82,17 +84,13 @@ def write_json(path: Path, settings: dict, summaries: Sequence[ConfigSummary], r
 
 def write_plot(path: Path, title: str, summaries: Sequence[ConfigSummary]) -> bool:
     """pass@1 against tokens/s, one point per configuration; False when matplotlib is not installed."""
-    try:
-        import matplotlib
+    return save_plot(path, lambda ax: _draw(ax, title, summaries), figsize=(8, 4.8), dpi=120)
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return False
+
+def _draw(ax: Axes, title: str, summaries: Sequence[ConfigSummary]) -> None:
     from matplotlib.ticker import NullFormatter
 
     points = [s for s in summaries if not s.model_free]
-    fig, ax = plt.subplots(figsize=(8, 4.8), dpi=120)
     for s in points:
         ax.scatter(s.tokens_per_s, 100 * s.pass_at_1, s=40, zorder=3)
         ax.annotate(s.config, (s.tokens_per_s, 100 * s.pass_at_1), textcoords="offset points", xytext=(6, 5))
@@ -110,7 +108,3 @@ def write_plot(path: Path, title: str, summaries: Sequence[ConfigSummary]) -> bo
     ax.set_ylim(-3, 105)
     ax.set_title(title.replace(", ", "\n", 1), fontsize=9)
     ax.grid(True, alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return True

@@ -8,13 +8,20 @@ import json
 import random
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from tqdm import tqdm
 
-from .markdown import markdown_table
+from ..report.plots import save_plot
+from ..report.tables import render_table
 from .wire import INLINE, Closed, Silent, Wire, inline_params
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 PROBE_S = 2.0  # a cheap request must be answered this fast, or the server counts as hung
 EXIT_S = 10.0  # a server that closed its output must be gone this soon
@@ -281,6 +288,39 @@ def _surrogates(wire: Wire) -> str:
     return "inline at each character of '😋😋': " + "; ".join(kinds)
 
 
+# The soak's traffic: how often each kind of request comes, as a user typing makes them.
+SOAK_MIX = {"type": 30, "inline-auto": 25, "inline": 15, "completion": 10, "action": 8, "cancel": 8, "settings": 4}
+TYPED = ["x", " ", "(", ")", "\n    ", "a1", "#"]
+RSS_EVERY = 100  # soak requests between two samples of the server's memory
+
+
+@dataclass
+class SoakDocument:
+    """The soak's one open document, kept as the server should have it after each change sent."""
+
+    wire: Wire
+    uri: str = "file:///soak.py"
+    text: str = DOC
+    version: int = 1
+
+    def __post_init__(self) -> None:
+        self.wire.open(self.uri, self.text)
+
+    def type(self, piece: str, line: int, column: int) -> None:
+        self.version += 1
+        at = {"line": line, "character": column}
+        self.wire.notify("textDocument/didChange", {"textDocument": {"uri": self.uri, "version": self.version},
+                         "contentChanges": [{"range": {"start": at, "end": at}, "text": piece}]})  # fmt: skip
+        lines = self.text.split("\n")
+        lines[line] += piece
+        self.text = "\n".join(lines)
+        if self.text.count("\n") > 60:  # keep the buffer a working size: start over
+            self.version += 1
+            self.text = DOC
+            self.wire.notify("textDocument/didChange", {"textDocument": {"uri": self.uri, "version": self.version},
+                                                        "contentChanges": [{"text": self.text}]})  # fmt: skip
+
+
 def soak(options: dict, requests: int, minutes: float, seed: int = 0, progress: bool = True) -> Phase:
     """Mixed traffic as a user typing makes it: edits with automatic requests, invoked requests, completions,
     code actions and their resolve, cancels, settings changes. Every answer is checked; time-bounded."""
@@ -288,82 +328,79 @@ def soak(options: dict, requests: int, minutes: float, seed: int = 0, progress: 
     rng = random.Random(seed)
     server = Server(options)
     server.wait_ready()
-    wire = server.wire
-    uri, text, version = "file:///soak.py", DOC, 1
-    wire.open(uri, text)
+    doc = SoakDocument(server.wire)
     start = time.perf_counter()
     deadline = start + minutes * 60
     bar = tqdm(total=requests, desc="soak", unit="req", disable=not progress)
-    kinds = ["type", "inline-auto", "inline", "completion", "action", "cancel", "settings"]
-    weights = [30, 25, 15, 10, 8, 8, 4]
     while phase.cases < requests and time.perf_counter() < deadline:
-        kind = rng.choices(kinds, weights)[0]
-        line = rng.randrange(text.count("\n") + 1)
-        column = len(text.split("\n")[line])
+        kind = rng.choices(list(SOAK_MIX), list(SOAK_MIX.values()))[0]
+        line = rng.randrange(doc.text.count("\n") + 1)
+        column = len(doc.text.split("\n")[line])
         began = time.perf_counter()
         try:
-            if kind == "type":
-                version += 1
-                piece = rng.choice(["x", " ", "(", ")", "\n    ", "a1", "#"])
-                at = {"line": line, "character": column}
-                wire.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": version},
-                            "contentChanges": [{"range": {"start": at, "end": at}, "text": piece}]})  # fmt: skip
-                lines = text.split("\n")
-                lines[line] += piece
-                text = "\n".join(lines)
-                if text.count("\n") > 60:  # keep the buffer a working size: start over
-                    version += 1
-                    text = DOC
-                    wire.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": version},
-                                                           "contentChanges": [{"text": text}]})  # fmt: skip
-                answer = {}
-            elif kind in ("inline", "inline-auto"):
-                answer = wire.request(INLINE, inline_params(uri, line, column, invoked=kind == "inline"), timeout=60)
-            elif kind == "completion":
-                answer = wire.request("textDocument/completion", {"textDocument": {"uri": uri},
-                                      "position": {"line": line, "character": column}}, timeout=60)  # fmt: skip
-            elif kind == "action":
-                rng_range = {"start": {"line": line, "character": 0}, "end": {"line": line, "character": column}}
-                answer = wire.request("textDocument/codeAction", {"textDocument": {"uri": uri}, "range": rng_range,
-                                      "context": {"diagnostics": []}}, timeout=60)  # fmt: skip
-                actions = answer.get("result") or []
-                if actions and "data" in actions[0] and "edit" not in actions[0]:
-                    answer = wire.request("codeAction/resolve", actions[0], timeout=120)
-            elif kind == "cancel":
-                wire.next_id += 1
-                msg_id = wire.next_id
-                wire.send({"jsonrpc": "2.0", "id": msg_id, "method": INLINE,
-                           "params": inline_params(uri, line, column)})  # fmt: skip
-                wire.notify("$/cancelRequest", {"id": msg_id})
-                answer = wire.answer(msg_id, timeout=60)
-            else:
-                wire.notify("workspace/didChangeConfiguration",
-                            {"settings": {"dglsp": {**options, "debounceMs": rng.choice([0, 50, 75])}}})  # fmt: skip
-                answer = wire.request("dglsp/stats", timeout=PROBE_S)
+            answer = soak_step(doc, kind, line, column, rng, options)
         except Silent as exc:
             phase.hangs += 1
             phase.notes.append(f"{kind}: {exc}")
-            if not server.alive():
-                phase.crashes += 1
+            phase.crashes += not server.alive()
             server.restart()
-            wire, text, version = server.wire, DOC, 1
-            wire.open(uri, text)
+            doc = SoakDocument(server.wire)
             continue
         error = answer.get("error")
         if error and error.get("code") not in EXPECTED_ERRORS:
             phase.errors += 1
             phase.notes.append(f"{kind}: error {error}")
         phase.cases += 1
-        if kind != "type":
+        if kind != "type":  # an edit is a notification: nothing to time
             phase.latencies.append((time.perf_counter() - start, (time.perf_counter() - began) * 1000))
-        if phase.cases % 100 == 0:
-            phase.rss_mb.append((phase.cases, wire.rss_mb()))
+        if phase.cases % RSS_EVERY == 0:
+            phase.rss_mb.append((phase.cases, doc.wire.rss_mb()))
         bar.update()
     bar.close()
-    phase.rss_mb.append((phase.cases, wire.rss_mb()))
+    phase.rss_mb.append((phase.cases, doc.wire.rss_mb()))
     phase.seconds = time.perf_counter() - start
     server.close()
     return phase
+
+
+def soak_step(doc: SoakDocument, kind: str, line: int, column: int, rng: random.Random, options: dict) -> dict:
+    """One request of the mix at (line, column); the server's answer, {} for an edit (a notification)."""
+    wire, uri = doc.wire, doc.uri
+    if kind == "type":
+        doc.type(rng.choice(TYPED), line, column)
+        return {}
+    if kind in ("inline", "inline-auto"):
+        return wire.request(INLINE, inline_params(uri, line, column, invoked=kind == "inline"), timeout=60)
+    if kind == "completion":
+        position = {"line": line, "character": column}
+        return wire.request("textDocument/completion", {"textDocument": {"uri": uri}, "position": position}, timeout=60)
+    if kind == "action":
+        return _code_action(wire, uri, line, column)
+    if kind == "cancel":
+        return _cancelled_inline(wire, uri, line, column)
+    wire.notify("workspace/didChangeConfiguration",
+                {"settings": {"dglsp": {**options, "debounceMs": rng.choice([0, 50, 75])}}})  # fmt: skip
+    return wire.request("dglsp/stats", timeout=PROBE_S)
+
+
+def _code_action(wire: Wire, uri: str, line: int, column: int) -> dict:
+    """The code actions on a line, and the first one resolved when it comes without its edit."""
+    rng_range = {"start": {"line": line, "character": 0}, "end": {"line": line, "character": column}}
+    answer = wire.request("textDocument/codeAction", {"textDocument": {"uri": uri}, "range": rng_range,
+                          "context": {"diagnostics": []}}, timeout=60)  # fmt: skip
+    actions = answer.get("result") or []
+    if actions and "data" in actions[0] and "edit" not in actions[0]:
+        answer = wire.request("codeAction/resolve", actions[0], timeout=120)
+    return answer
+
+
+def _cancelled_inline(wire: Wire, uri: str, line: int, column: int) -> dict:
+    """An inline request cancelled as soon as it is sent: its answer, a result or RequestCancelled."""
+    wire.next_id += 1
+    msg_id = wire.next_id
+    wire.send({"jsonrpc": "2.0", "id": msg_id, "method": INLINE, "params": inline_params(uri, line, column)})
+    wire.notify("$/cancelRequest", {"id": msg_id})
+    return wire.answer(msg_id, timeout=60)
 
 
 def drift(phase: Phase, windows: int = 5) -> list[tuple[float, float]]:
@@ -379,7 +416,7 @@ def table(phases: list[Phase]) -> str:
     rows = [p.summary() for p in phases]
     keys = ["phase", "cases", "crashes", "hangs", "errors", "seconds", "p50_ms", "p95_ms", "rss_start_mb",
             "rss_end_mb", "rss_growth_mb"]  # fmt: skip
-    lines = [markdown_table([keys, *[[str(r.get(k, "")) for k in keys] for r in rows]])]
+    lines = [render_table([keys, *[[str(r.get(k, "")) for k in keys] for r in rows]])]
     for phase in phases:
         if phase.name == "soak" and (slices := drift(phase)):
             lines.append("soak p50/p95 ms by fifth of the run: " + ", ".join(f"{a:.0f}/{b:.0f}" for a, b in slices))
@@ -387,25 +424,19 @@ def table(phases: list[Phase]) -> str:
     return "\n".join(lines)
 
 
-def plot(phases: list[Phase], path) -> bool:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return False
+def plot(phases: list[Phase], path: Path) -> bool:
+    """The soak's latency and memory over the run; False without a soak or without matplotlib."""
     soak_phase = next((p for p in phases if p.name == "soak" and p.latencies), None)
     if soak_phase is None:
         return False
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 6))
-    t, ms = zip(*soak_phase.latencies, strict=True)
+    return save_plot(path, lambda axes: _draw_soak(axes, soak_phase), nrows=2, ncols=1, figsize=(9, 6))
+
+
+def _draw_soak(axes: Sequence[Axes], phase: Phase) -> None:
+    top, bottom = axes
+    t, ms = zip(*phase.latencies, strict=True)
     top.scatter(t, ms, s=4)
     top.set(ylabel="request ms", yscale="log", title="dglsp soak: latency and memory over the run")
-    n, mb = zip(*soak_phase.rss_mb, strict=True)
+    n, mb = zip(*phase.rss_mb, strict=True)
     bottom.plot(n, mb)
     bottom.set(xlabel="requests", ylabel="server RSS MB")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return True

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from .. import __version__
-from . import bench, doctor, fill, init_model, serve, train
+from . import bench, describe, doctor, fill, init_model, serve, train
 from .options import CliError
 
 COMMANDS = {
@@ -16,6 +16,7 @@ COMMANDS = {
     "init-model": init_model,
     "bench": bench,
     "train": train,
+    "describe": describe,
 }
 # Editors start `dglsp --stdio` (or --tcp): those mean the language server.
 SERVER_FLAGS = ("--stdio", "--tcp")

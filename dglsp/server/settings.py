@@ -1,11 +1,15 @@
-"""The one settings object: defaults < the workspace's dglsp.toml < the editor's settings, validated as a whole."""
+"""The one settings object: defaults < the workspace's dglsp.toml < the editor's settings, validated as a whole.
+
+Each field carries its own description (`setting(...)`): the checks below, `dglsp describe` and the editors'
+settings pages (VS Code's package.json, the Neovim plugin) all read it from here.
+"""
 
 from __future__ import annotations
 
 import re
 import stat
 import tomllib
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import Field, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -15,53 +19,80 @@ from ..models.base import DECODERS, QUANTIZE
 CONFIG_FILE = "dglsp.toml"
 MAX_CONFIG_BYTES = 1 << 20
 LOG_LEVELS = ("error", "warning", "info", "debug")
-# What decides which model runs and how it is loaded: changing one of these reloads the model.
-MODEL_KEYS = ("model", "device", "dtype", "quantize", "decoder", "allow_pickle", "trust_remote_code")
-# A cloned repository's dglsp.toml may tune sampling, but must not make dglsp run code or pick the model.
-USER_ONLY_KEYS = ("model", "allow_pickle", "trust_remote_code")
 
 
 class SettingsError(ValueError):
     pass
 
 
+def setting(
+    default: Any,
+    doc: str,
+    *,
+    choices: tuple[Any, ...] | None = None,
+    between: tuple[int, int] | None = None,
+    model: bool = False,
+    user_only: bool = False,
+) -> Any:
+    """A field with what an editor needs to show it: `model` ones reload the model when they change, `user_only`
+    ones a cloned repository's dglsp.toml may not set (they pick the model or let it run code)."""
+    meta = {"doc": doc, "choices": choices, "between": between, "model": model or user_only, "user_only": user_only}
+    if isinstance(default, dict):
+        return field(default_factory=dict, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
 @dataclass(frozen=True)
 class Settings:
-    model: str | None = None  # None: $DGLSP_MODEL, then the shipped model
-    device: str = "auto"
-    dtype: str = "auto"
-    quantize: str | None = None
-    decoder: str = "dynamic"  # dynamic | static | compiled (see models/static_decoder.py)
-    allow_pickle: bool = False
-    trust_remote_code: bool = False
-    sampler: dict[str, Any] = field(default_factory=dict)  # SamplerConfig fields over the model's own defaults
-    enabled: bool = True
-    languages: dict[str, bool] = field(default_factory=dict)  # languageId -> on/off; unlisted ones are on
-    debounce_ms: int = 75  # automatic triggers only; an invoked request runs at once
-    line_tokens: int = 31
-    max_tokens: int = 127  # multi-line fills and code actions
-    multiline: str = "auto"  # auto | always | never
-    parse_trim: bool = True  # cut fills back to where the buffer parses; off shows the model's raw first line
-    log_level: str = "info"
-    threads: int = 0  # CPU threads for the model; 0: the cores other programs leave free (see cpu_share.py)
+    model: str | None = setting(
+        None, "Path of the model directory (null: $DGLSP_MODEL, then the shipped model).", user_only=True
+    )
+    device: str = setting("auto", "Device the model runs on: auto, cpu, cuda, cuda:N or mps.", model=True)
+    dtype: str = setting("auto", "Model dtype: auto, float32, float16 or bfloat16.", model=True)
+    quantize: str | None = setting(
+        None, "Quantize the model's weights (CUDA only).", choices=(*QUANTIZE, None), model=True
+    )
+    decoder: str = setting(
+        "dynamic",
+        "Decoder step: dynamic shapes, bucketed static shapes, or those under torch.compile (CUDA graphs on a GPU; "
+        "each new shape compiles once, so the first fills are slow).",
+        choices=DECODERS,
+        model=True,
+    )
+    allow_pickle: bool = setting(
+        False,
+        "Allow pickled model weights (they run code from the model files; only for models you trust).",
+        user_only=True,
+    )
+    trust_remote_code: bool = setting(
+        False, "Allow the model's own Python code to run (Hugging Face trust_remote_code).", user_only=True
+    )
+    sampler: dict[str, Any] = setting(
+        {}, 'Sampler settings over the model\'s generation_config.json, e.g. {"maxSteps": 16, "entropyBound": 0.5}.'
+    )
+    enabled: bool = setting(True, "Offer completions (dglsp.toggle flips it).")
+    languages: dict[str, bool] = setting(
+        {}, 'Per-language switch by language id, e.g. {"lua": false}; unlisted ones are on.'
+    )
+    debounce_ms: int = setting(
+        75,
+        "Debounce of automatic completion requests, in milliseconds (an invoked request runs at once).",
+        between=(0, 5000),
+    )
+    line_tokens: int = setting(31, "Token budget of a rest-of-line fill.", between=(1, 256))
+    max_tokens: int = setting(127, "Token budget of a multi-line fill and of code actions.", between=(1, 1024))
+    multiline: str = setting("auto", "When to offer multi-line fills.", choices=("auto", "always", "never"))
+    parse_trim: bool = setting(True, "Cut fills back to where the buffer parses (false: the model's raw first line).")
+    log_level: str = setting("info", "Server log level (only debug logs buffer text).", choices=LOG_LEVELS)
+    threads: int = setting(
+        0,
+        "CPU threads for the model (0: the cores other programs leave free, followed as the load changes).",
+        between=(0, 1024),
+    )
 
     def __post_init__(self) -> None:
-        checks = [
-            (self.quantize in (None, *QUANTIZE), f"quantize must be {_either(QUANTIZE)}, got {self.quantize!r}"),
-            (self.decoder in DECODERS, f"decoder must be {_either(DECODERS)}, got {self.decoder!r}"),
-            (
-                self.multiline in ("auto", "always", "never"),
-                f"multiline must be auto, always or never, got {self.multiline!r}",
-            ),
-            (self.log_level in LOG_LEVELS, f"log_level must be one of {', '.join(LOG_LEVELS)}, got {self.log_level!r}"),
-            (0 <= self.debounce_ms <= 5000, f"debounce_ms must be between 0 and 5000, got {self.debounce_ms}"),
-            (1 <= self.line_tokens <= 256, f"line_tokens must be between 1 and 256, got {self.line_tokens}"),
-            (1 <= self.max_tokens <= 1024, f"max_tokens must be between 1 and 1024, got {self.max_tokens}"),
-            (0 <= self.threads <= 1024, f"threads must be between 0 and 1024, got {self.threads}"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise SettingsError(message)
+        for f in fields(self):
+            _check(f, getattr(self, f.name))
         try:
             SamplerConfig().with_overrides(**self.sampler)
         except (TypeError, ValueError) as exc:
@@ -78,6 +109,21 @@ class Settings:
 
     def model_changed(self, other: Settings) -> bool:
         return any(getattr(self, k) != getattr(other, k) for k in MODEL_KEYS)
+
+
+def _check(f: Field, value: Any) -> None:
+    choices, between = f.metadata["choices"], f.metadata["between"]
+    if choices is not None and value not in choices:
+        named = [c for c in choices if c is not None]
+        raise SettingsError(f"{f.name} must be {_either(named)}, got {value!r}")
+    if between is not None and not between[0] <= value <= between[1]:
+        raise SettingsError(f"{f.name} must be between {between[0]} and {between[1]}, got {value}")
+
+
+# What decides which model runs and how it is loaded: changing one of these reloads the model.
+MODEL_KEYS = tuple(f.name for f in fields(Settings) if f.metadata["model"])
+# A cloned repository's dglsp.toml may tune sampling, but must not make dglsp run code or pick the model.
+USER_ONLY_KEYS = tuple(f.name for f in fields(Settings) if f.metadata["user_only"])
 
 
 def snake(key: str) -> str:

@@ -1,12 +1,39 @@
-"""What `dglsp/stats` answers: latency percentiles per feature and what happened to each request."""
+"""What `dglsp/stats` answers: latency percentiles per feature and what happened to each request.
+
+`StatsReport` is the one shape of that answer: the editors' types for it are generated from these dataclasses
+(`dglsp describe --write-editors`), so a field added here reaches them or fails their check.
+"""
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict, deque
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
+from .model_host import ModelState
+
 WINDOW = 1000  # latencies kept per feature
+
+
+@dataclass(frozen=True)
+class Latency:
+    n: int
+    p50_ms: float
+    p95_ms: float
+    max_ms: float
+
+
+@dataclass(frozen=True)
+class StatsReport:
+    version: str
+    model: ModelState
+    settings: dict[str, Any]
+    worker_pending: int
+    worker_running: str | None  # a job's key while the model runs it
+    latency: dict[str, Latency]
+    counts: dict[str, dict[str, int]]  # feature -> outcome -> requests
 
 
 class Stats:
@@ -23,15 +50,13 @@ class Stats:
     def count(self, feature: str, outcome: str) -> None:
         self.counts[feature][outcome] += 1
 
-    def snapshot(self) -> dict:
+    def latencies(self) -> dict[str, Latency]:
         features = {}
         for feature, values in self.latency.items():
             if values:
                 p50, p95 = np.percentile(np.fromiter(values, float), [50, 95])
-                features[feature] = {
-                    "n": len(values),
-                    "p50_ms": round(p50, 1),
-                    "p95_ms": round(p95, 1),
-                    "max_ms": round(max(values), 1),
-                }
-        return {"latency": features, "counts": {feature: dict(c) for feature, c in sorted(self.counts.items())}}
+                features[feature] = Latency(len(values), round(p50, 1), round(p95, 1), round(max(values), 1))
+        return features
+
+    def outcome_counts(self) -> dict[str, dict[str, int]]:
+        return {feature: dict(c) for feature, c in sorted(self.counts.items())}

@@ -1,4 +1,4 @@
-"""One suggestion at the cursor, shared by inline completion and the completion fallback.
+"""One suggestion at the cursor, shared by inline completion and the completion fallback, in plain offsets.
 
 The plan (gap, cache) runs on the event loop; the fill runs on the model's worker. An automatic request waits
 out the debounce and is dropped when a newer one for the same document arrives; a request whose document
@@ -12,17 +12,22 @@ import logging
 import time
 from dataclasses import dataclass
 
-from lsprotocol import types
-from pygls.exceptions import JsonRpcInvalidParams
-
 from ..syntax.gap import find_gap
 from .app import DglspServer
-from .documents import Document, UnknownDocument
+from .documents import Document
 from .fills import fill_gap
 from .jobs import run_job
-from .positions import PositionError
 
 log = logging.getLogger("dglsp")
+
+
+@dataclass(frozen=True)
+class Selected:
+    """The completion the editor's popup has selected (LSP 3.18): fill after it as if it were inserted."""
+
+    start: int
+    end: int
+    text: str
 
 
 @dataclass(frozen=True)
@@ -33,32 +38,10 @@ class Suggestion:
     fill: str  # what the model added
 
 
-def document(ls: DglspServer, uri: str) -> Document:
-    try:
-        return ls.documents.get(uri)
-    except UnknownDocument as exc:
-        raise JsonRpcInvalidParams(str(exc)) from None
-
-
-def offset(ls: DglspServer, doc: Document, position: types.Position) -> int:
-    try:
-        return doc.offset(position, ls.encoding)
-    except PositionError as exc:
-        raise JsonRpcInvalidParams(f"{doc.uri}: {exc}") from None
-
-
 async def suggest(
-    ls: DglspServer,
-    feature: str,
-    uri: str,
-    position: types.Position,
-    *,
-    invoked: bool,
-    selected: types.SelectedCompletionInfo | None = None,
+    ls: DglspServer, feature: str, doc: Document, cursor: int, *, invoked: bool, selected: Selected | None = None
 ) -> Suggestion | None:
     start_time = time.perf_counter()
-    doc = document(ls, uri)
-    cursor = offset(ls, doc, position)
     settings, version = ls.settings, doc.version
 
     def done(outcome: str, result: Suggestion | None = None) -> Suggestion | None:
@@ -72,9 +55,8 @@ async def suggest(
         return done("stale")
     head, start, end = "", cursor, cursor
     if selected is not None:
-        # Fill after the completion the popup has selected, as if it were already inserted (LSP 3.18).
-        start, end = offset(ls, doc, selected.range.start), offset(ls, doc, selected.range.end)
-        text, head, tree = text[:start] + selected.text + text[end:], selected.text, None
+        start, end, head = selected.start, selected.end, selected.text
+        text, tree = text[:start] + head + text[end:], None
         cursor = start + len(head)
     gap = find_gap(
         text,
@@ -88,13 +70,13 @@ async def suggest(
         context_chars=ls.context_chars,
     )
     if gap.kind == "none":
-        log.debug("no gap at %s:%d (%s)", uri, cursor, gap.reason)
+        log.debug("no gap at %s:%d (%s)", doc.uri, cursor, gap.reason)
         return done("empty")
 
-    seq = ls.next_request(uri)
+    seq = ls.next_request(doc.uri)
     if not invoked and settings.debounce_ms:
         await asyncio.sleep(settings.debounce_ms / 1000)
-        if ls.latest_request(uri) != seq:
+        if ls.latest_request(doc.uri) != seq:
             return done("superseded")
 
     scope = (ls.host.status.generation, tuple(sorted(settings.sampler.items())), gap.kind, gap.max_tokens)
@@ -105,7 +87,7 @@ async def suggest(
         grammar = doc.grammar
         try:
             job, fill = await run_job(
-                ls, lambda cancel: fill_gap(ls.host.require(), text, gap, grammar, settings, cancel), uri
+                ls, lambda cancel: fill_gap(ls.host.require(), text, gap, grammar, settings, cancel), doc.uri
             )
         except asyncio.CancelledError:
             done("cancelled")
@@ -120,7 +102,7 @@ async def suggest(
             return done(job)
         ls.cache.put(scope, gap.prefix, gap.suffix, fill)
         outcome = "served"
-    if ls.documents.get_or_none(uri) is not doc or doc.version != version:
+    if ls.documents.get_or_none(doc.uri) is not doc or doc.version != version:
         return done("stale")
     if not fill:
         return done("empty")

@@ -23,6 +23,12 @@ class Grammar:
     block_opener: str = r"\{$"
     line_comment: str = "//"
     indent: str = "    "  # the indentation unit of a document that shows none yet (gofmt indents with tabs)
+    named_by_editors: bool = True  # False: no editor calls a language by this name (tsx is typescriptreact)
+
+    @property
+    def language_ids(self) -> tuple[str, ...]:
+        """The LSP language ids editors use for this grammar."""
+        return (self.name, *self.aliases) if self.named_by_editors else self.aliases
 
 
 # Python opens a block with a compound statement's `:`; a bare `:` (dict literal, lambda, slice) does not.
@@ -35,7 +41,9 @@ GRAMMARS = (
         "javascript", "tree_sitter_javascript", extensions=(".js", ".mjs", ".cjs", ".jsx"), aliases=("javascriptreact",)
     ),
     Grammar("typescript", "tree_sitter_typescript", "language_typescript", (".ts", ".mts", ".cts")),
-    Grammar("tsx", "tree_sitter_typescript", "language_tsx", (".tsx",), aliases=("typescriptreact",)),
+    Grammar(
+        "tsx", "tree_sitter_typescript", "language_tsx", (".tsx",), aliases=("typescriptreact",), named_by_editors=False
+    ),
     Grammar("go", "tree_sitter_go", extensions=(".go",), indent="\t"),
     Grammar("rust", "tree_sitter_rust", extensions=(".rs",)),
     Grammar("java", "tree_sitter_java", extensions=(".java",)),

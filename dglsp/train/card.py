@@ -5,10 +5,16 @@ from __future__ import annotations
 import json
 import platform
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
+from ..report.plots import save_plot
+from ..report.tables import render_table
 from .loop import LOG_FILE, Trainer
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 
 def read_log(out: Path) -> list[dict]:
@@ -25,21 +31,17 @@ def hardware(device: torch.device) -> str:
 
 
 def write_plot(out: Path) -> Path | None:
-    """Train and validation loss against tokens seen: OUT/loss.png."""
+    """Train and validation loss against tokens seen: OUT/loss.png; None without a logged step or matplotlib."""
     log = read_log(out)
     train = [r for r in log if r.get("event") == "train"]
     valid = [r for r in log if r.get("event") == "valid"]
     if not train:
         return None
-    try:
-        import matplotlib
-    except ImportError:
-        return None
+    path = out / "loss.png"
+    return path if save_plot(path, lambda ax: _draw_loss(ax, train, valid), figsize=(7, 4), dpi=120) else None
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4))
+def _draw_loss(ax: Axes, train: list[dict], valid: list[dict]) -> None:
     ax.plot([r["tokens"] for r in train], [r["loss"] for r in train], lw=0.8, alpha=0.6, label="train")
     if valid:
         ax.plot([r["tokens"] for r in valid], [r["loss"] for r in valid], "o-", label="validation")
@@ -48,11 +50,6 @@ def write_plot(out: Path) -> Path | None:
     ax.set_title("dglsp train")
     ax.grid(alpha=0.3)
     ax.legend()
-    fig.tight_layout()
-    path = out / "loss.png"
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
 
 
 def model_card(trainer: Trainer, bench_reports: list[Path], with_plot: bool = False) -> str:
@@ -104,9 +101,12 @@ def model_card(trainer: Trainer, bench_reports: list[Path], with_plot: bool = Fa
         "three consecutive lines of its canonical solutions excluded. "
         f"Dropped: {', '.join(f'{k} {v}' for k, v in sorted(corpus['dropped'].items())) or 'none'}.",
         "",
-        "| source | version | licence | files |",
-        "|---|---|---|---|",
-        *(f"| {s['name']} | {s['version']} | {s['licence']} | {s['files']} |" for s in corpus["sources"]),
+        render_table(
+            [
+                ["source", "version", "licence", "files"],
+                *([s["name"], s["version"], s["licence"], str(s["files"])] for s in corpus["sources"]),
+            ]
+        ),
     ]
     for report in bench_reports:
         lines += [

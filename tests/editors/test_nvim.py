@@ -54,10 +54,14 @@ def buffer_text(lines: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run_headless(script: Path, args: list[str], work: Path, home: Path) -> subprocess.CompletedProcess:
-    """`nvim --headless -l script args...` in `work`, with Neovim's state under `home`."""
+def run_headless(
+    script: Path, args: list[str], work: Path, home: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """`nvim --headless -l script args...` in `work`, with Neovim's state under `home` and `env` added to
+    the environment (which the server Neovim starts inherits)."""
     # Neovim's state (lsp.log, shada, swap) goes under tmp, not the user's own directories.
-    env = {**os.environ, **{f"XDG_{d}_HOME": str(home / d.lower()) for d in ("CONFIG", "DATA", "STATE", "CACHE")}}
+    xdg = {f"XDG_{d}_HOME": str(home / d.lower()) for d in ("CONFIG", "DATA", "STATE", "CACHE")}
+    env = {**os.environ, **xdg, **(env or {})}
     # One torch thread for the server: the tiny model needs no more, and OpenMP threads spinning against other
     # processes on a small, busy machine turn a 0.1 s fill into 30 s (measured on a 2-core box).
     env["OMP_NUM_THREADS"] = "1"

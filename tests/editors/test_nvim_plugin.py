@@ -1,5 +1,6 @@
 """The Neovim plugin (editors/nvim) in a real headless Neovim 0.11: ghost text as extmarks, typing through it,
-accepting by word and whole, a :DglspRewrite edit, the toggle. Checked here against the files' own text."""
+accepting by word and whole, a :DglspRewrite edit, the user commands the contract names, the toggle. Checked here
+against the files' own text and the server's own description."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from typing import Any
 
 import pytest
 from test_nvim import NVIM, apply_edits, buffer_text, run_headless
+
+from dglsp.server.contract import describe
 
 HERE = Path(__file__).resolve().parent
 SCRIPT = HERE / "nvim" / "plugin_session.lua"
@@ -79,10 +82,37 @@ def test_checkhealth_reports_the_server_version_and_the_model(run):
     assert "OK dglsp 0.1.0" in health
     assert f"model ready: {run['model']['path']} on cpu" in health
     assert "ERROR" not in health
+    assert "OK the plugin's contract matches the server's actions: rewrite, holes, body" in health
 
 
-def test_toggle_turns_completions_off_in_the_server(run):
-    assert run["enabled_after_toggle"] is False
+def test_toggle_runs_the_servers_command_and_the_ghost_text_follows_its_answer(run):
+    assert run["toggle_started"] is True
+    assert (run["enabled_after_toggle"], run["ghost_after_toggle"]) == (False, False)
+    assert (run["enabled_after_second_toggle"], run["ghost_after_second_toggle"]) == (True, True)
+    # dglsp.toggle, not didChangeConfiguration: the settings the plugin sends never carried the switch.
+    assert "enabled" not in run["settings_after_toggles"]
+    told = [n["message"] for n in run["notified"]]
+    assert told.index("dglsp: completions off") < told.index("dglsp: completions on")
+
+
+def test_every_action_and_command_of_the_contract_is_a_user_command(run):
+    """One user command per contract entry, a range exactly for the actions that need a selection."""
+    described = describe()
+    expected = {a["vim_command"]: ("." if a["selection"] else None, a["title"]) for a in described["actions"]}
+    expected |= {c["vim_command"]: (None, c["title"]) for c in described["commands"] if c["vim_command"]}
+    expected["DglspStats"] = (None, "latency and counts")  # the plugin's own
+    made = {name: (cmd["range"], cmd["desc"].removeprefix("dglsp: ")) for name, cmd in run["commands"].items()}
+    assert made == expected
+    assert (made["DglspRewrite"][0], made["DglspFillHoles"][0], made["DglspCompleteBody"][0]) == (".", None, None)
+    assert run["filetypes"] == described["languages"]
+
+
+def test_an_action_not_offered_here_tells_the_contracts_reason_and_changes_nothing(run):
+    (holes,) = [a for a in describe()["actions"] if a["kind"] == "holes"]
+    assert run["holes_notified"] == [
+        {"message": f"dglsp: {holes['title']}: {holes['not_offered']}", "level": 3}  # vim.log.levels.WARN
+    ]
+    assert run["area_after_holes"] == run["area_after"]
 
 
 def test_reload_model_loads_it_again(run):

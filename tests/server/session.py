@@ -74,15 +74,13 @@ async def stats(client: LanguageClient) -> dict:
 
 
 async def model_ready(client: LanguageClient) -> str:
-    async def state():
-        return (await stats(client))["model"]["state"]
+    """Until the model is loaded or failed to: "ready" or "error"."""
 
-    for _ in range(1200):
-        current = await state()
-        if current in ("ready", "error"):
-            return current
-        await asyncio.sleep(0.05)
-    raise AssertionError("the model never finished loading")
+    async def settled():
+        state = (await stats(client))["model"]["state"]
+        return state if state in ("ready", "error") else None
+
+    return await wait_for(settled, timeout=60, what="the model to finish loading")
 
 
 async def fill_started(client: LanguageClient) -> None:

@@ -23,6 +23,7 @@ from session import (
     start,
     stats,
     stop,
+    wait_for,
 )
 
 from dglsp.syntax.languages import parser
@@ -302,26 +303,19 @@ async def test_dglsp_toml_is_watched_and_a_bad_one_keeps_the_last_good_settings(
     await wait_for_setting(served, "multiline", "never")
     assert (await stats(served))["settings"]["debounce_ms"] == 0  # the editor's own setting wins over the file
     (tmp_path / "dglsp.toml").write_text("multiline = 'sometimes'\n")
-    for _ in range(100):
-        if any("sometimes" in m.message for m in served.messages):
-            break
-        await asyncio.sleep(0.1)
+    await wait_for(lambda: any("sometimes" in m.message for m in served.messages), what="the bad value refused")
     assert any(m.type == types.MessageType.Error and "multiline" in m.message for m in served.messages)
     assert (await stats(served))["settings"]["multiline"] == "never"
     (tmp_path / "dglsp.toml").write_text("trust_remote_code = true\n")
-    for _ in range(100):
-        if any("trust_remote_code" in m.message for m in served.messages):
-            break
-        await asyncio.sleep(0.1)
+    await wait_for(lambda: any("trust_remote_code" in m.message for m in served.messages), what="the key refused")
     assert (await stats(served))["settings"]["trust_remote_code"] is False
 
 
 async def wait_for_setting(client, key: str, value) -> None:
-    for _ in range(100):
-        if (await stats(client))["settings"][key] == value:
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{key} never became {value!r}")
+    async def reached():
+        return (await stats(client))["settings"][key] == value
+
+    await wait_for(reached, timeout=10, what=f"{key} to become {value!r}")
 
 
 async def test_a_missing_model_is_reported_then_a_fixed_setting_recovers(tmp_path, dg_dir):

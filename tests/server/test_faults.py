@@ -5,7 +5,6 @@ Each must end in a message to the user and a server that goes on answering: neve
 
 from __future__ import annotations
 
-import asyncio
 import os
 import resource
 import shutil
@@ -82,11 +81,12 @@ async def test_a_model_damaged_or_deleted_under_the_server_goes_on_serving_and_a
 
         shutil.copytree(dg_dir, model)  # whole again: the reload takes it
         await reload(client)
-        for _ in range(600):
-            model_state = (await stats(client))["model"]
-            if model_state["generation"] > generation and model_state["state"] == "ready":
-                break
-            await asyncio.sleep(0.05)
+
+        async def reloaded():
+            state = (await stats(client))["model"]
+            return state if state["generation"] > generation and state["state"] == "ready" else None
+
+        model_state = await wait_for(reloaded, timeout=30, what="the reload")
         assert model_state["state"] == "ready" and model_state["kept"] == ""
         assert model_state["generation"] == generation + 1
     finally:
@@ -168,11 +168,10 @@ async def test_dglsp_toml_deleted_or_unreadable_while_watched(served, tmp_path):
         return (await stats(served))["settings"][key]
 
     async def becomes(value: str) -> None:
-        for _ in range(100):
-            if await setting("multiline") == value:
-                return
-            await asyncio.sleep(0.1)
-        raise AssertionError(f"multiline never became {value!r}")
+        async def reached():
+            return await setting("multiline") == value
+
+        await wait_for(reached, timeout=10, what=f"multiline to become {value!r}")
 
     async def refused(change, reason: str, kept: str) -> None:
         seen = len(said(served, "dglsp.toml", reason))

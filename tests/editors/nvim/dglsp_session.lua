@@ -10,9 +10,10 @@ local out_path, python, model_dir, workdir = arg[1], arg[2], arg[3], arg[4]
 local TIMEOUT_MS = 60000
 local REQUEST_MS = 30000
 
-local function fail(message)
-  error(message, 0)
-end
+-- harness.lua sits beside this script.
+package.path = debug.getinfo(1, "S").source:sub(2):match("(.*/)") .. "?.lua;" .. package.path
+local harness = require("harness")
+local fail = harness.fail
 
 local function open(name)
   vim.cmd.edit(vim.fn.fnameescape(workdir .. "/" .. name))
@@ -193,18 +194,4 @@ local function main()
 end
 
 local ok, client_or_error, results = xpcall(main, debug.traceback)
-for _, client in ipairs(vim.lsp.get_clients({ name = "dglsp" })) do
-  client:stop()
-  vim.wait(5000, function()
-    return client:is_stopped()
-  end, 20)
-end
-if not ok then
-  io.stderr:write("dglsp nvim test failed: " .. tostring(client_or_error) .. "\n")
-  io.stderr:flush()
-  os.exit(1)
-end
-local file = assert(io.open(out_path, "w"))
-file:write(vim.json.encode(results))
-file:close()
-os.exit(0)
+harness.finish(out_path, ok, "dglsp nvim test failed: " .. tostring(client_or_error), results)

@@ -3,7 +3,6 @@
 -- nvim --headless -u NONE -i NONE -n -l plugin_session.lua OUT_JSON PYTHON MODEL_DIR WORKDIR PLUGIN_DIR
 
 local out_path, python, model_dir, workdir, plugin_dir = arg[1], arg[2], arg[3], arg[4], arg[5]
-local TIMEOUT_MS = 60000
 
 vim.opt.rtp:prepend(plugin_dir)
 vim.cmd("filetype on") -- `-u NONE` leaves it off; vim.lsp.enable attaches on FileType
@@ -11,18 +10,16 @@ vim.cmd("filetype on") -- `-u NONE` leaves it off; vim.lsp.enable attaches on Fi
 -- typing in insert mode: allow it, so the cursor can be where a user's is.
 vim.o.virtualedit = "onemore"
 
-local function fail(message)
-  error(message, 0)
-end
-
-local function wait(what, predicate)
-  if not vim.wait(TIMEOUT_MS, predicate, 20) then
-    fail("timed out waiting for " .. what)
-  end
-end
+-- harness.lua sits beside this script.
+package.path = debug.getinfo(1, "S").source:sub(2):match("(.*/)") .. "?.lua;" .. package.path
+local harness = require("harness")
+local fail, wait = harness.fail, harness.wait
 
 local dglsp = require("dglsp")
 local ghost = require("dglsp.ghost")
+local config = require("dglsp.config")
+-- What the plugin tells the user, in order (a headless Neovim would only print it).
+local notified = harness.capture_notify()
 dglsp.setup({
   cmd = { python, "-m", "dglsp", "--stdio" },
   root_markers = { "inline.py" },
@@ -31,7 +28,7 @@ dglsp.setup({
   ghost = { debounce_ms = 0 },
 })
 
-local result = {}
+local result = { notified = notified }
 
 local function lines(bufnr)
   return vim.api.nvim_buf_get_lines(bufnr, 0, -1, false)
@@ -59,6 +56,15 @@ local function ghost_marks(bufnr)
 end
 
 local ok, err = pcall(function()
+  -- The user commands setup() made: their range ("." for a range, none without) and description.
+  result.commands = {}
+  for name, command in pairs(vim.api.nvim_get_commands({ builtin = false })) do
+    if name:match("^Dglsp") then
+      result.commands[name] = { range = command.range or vim.NIL, desc = command.definition }
+    end
+  end
+  result.filetypes = config.options.filetypes
+
   vim.cmd.edit(vim.fn.fnameescape(workdir .. "/inline.py"))
   local bufnr = vim.api.nvim_get_current_buf()
   wait("the dglsp client to attach", function()
@@ -112,23 +118,39 @@ local ok, err = pcall(function()
   end)
   result.area_before = lines(area)
   result.area_version = vim.lsp.util.buf_versions[area] -- the version the action is listed and resolved for
-  local edit, reason = require("dglsp.actions").run("dglsp: Rewrite", 2, 2)
+  local edit, reason = require("dglsp.actions").run("rewrite", 2, 2)
   result.rewrite_edit = edit or vim.NIL
   result.rewrite_reason = reason or vim.NIL
   result.area_after = lines(area)
   result.encoding = client.offset_encoding
+
+  -- 4b. :DglspFillHoles where there is no hole: nothing changes, the user is told why, in the contract's words.
+  local before_holes = #notified
+  vim.api.nvim_win_set_cursor(0, { 2, 4 })
+  vim.cmd("DglspFillHoles")
+  result.holes_notified = vim.list_slice(notified, before_holes + 1)
+  result.area_after_holes = lines(area)
 
   -- 5. :checkhealth dglsp finds the server, its version and the model's state.
   vim.cmd("checkhealth dglsp")
   result.health = lines(vim.api.nvim_get_current_buf())
   vim.cmd("bwipeout!")
 
-  -- 6. :DglspToggle turns completions off in the server too.
-  dglsp.toggle()
-  wait("the server to see the toggle", function()
-    return stats(client).settings.enabled == false
+  -- 6. Toggling goes through the server's dglsp.toggle; the ghost text follows the server's answer.
+  result.toggle_started = dglsp.toggle()
+  wait("the ghost text to follow the toggle", function()
+    return config.options.ghost.enabled == false
   end)
   result.enabled_after_toggle = stats(client).settings.enabled
+  result.ghost_after_toggle = config.options.ghost.enabled
+  vim.cmd("DglspToggle")
+  wait("the ghost text to follow the second toggle", function()
+    return config.options.ghost.enabled == true
+  end)
+  result.enabled_after_second_toggle = stats(client).settings.enabled
+  result.ghost_after_second_toggle = config.options.ghost.enabled
+  -- Nothing went through didChangeConfiguration: the settings the plugin sends never learnt `enabled`.
+  result.settings_after_toggles = config.options.settings
 
   -- 7. :DglspReloadModel reads the model again: a new load, so a new generation.
   local generation = stats(client).model.generation
@@ -140,14 +162,4 @@ local ok, err = pcall(function()
   result.generations = { generation, stats(client).model.generation }
 end)
 
-for _, c in ipairs(vim.lsp.get_clients()) do
-  c:stop(true)
-end
-if not ok then
-  io.stderr:write(tostring(err) .. "\n" .. vim.inspect(result) .. "\n")
-  os.exit(1)
-end
-local file = assert(io.open(out_path, "w"))
-file:write(vim.json.encode(result))
-file:close()
-os.exit(0)
+harness.finish(out_path, ok, err, result)

@@ -1,7 +1,9 @@
--- dglsp's code actions from commands: rewrite a range, fill the holes of the function at the cursor.
+-- dglsp's code actions from user commands, one per entry of the server's contract (contract.lua), found in the
+-- server's list by kind: titles are for people and may change, kinds are what the contract promises.
 -- The edit comes from codeAction/resolve with the buffer version it was computed for; a buffer that changed
 -- meanwhile gets the server's ContentModified error instead of an edit.
 local client = require("dglsp.client")
+local contract = require("dglsp.contract")
 
 local M = {}
 
@@ -9,56 +11,109 @@ local function notify(message, level)
   vim.notify("dglsp: " .. message, level or vim.log.levels.INFO)
 end
 
---- Run the dglsp code action whose title starts with `prefix` over whole rows first..last (1-based, inclusive),
---- or at the cursor when they are nil. Returns the applied edit, or nil and the reason.
-function M.run(prefix, first, last, timeout_ms)
-  local bufnr = vim.api.nvim_get_current_buf()
-  local lsp_client = client.get(bufnr)
-  if not lsp_client then
-    return nil, "dglsp is not attached to this buffer"
+--- The contract's entry for the action `kind`, or nil.
+function M.entry(kind)
+  for _, entry in ipairs(contract.actions) do
+    if entry.kind == kind then
+      return entry
+    end
   end
-  local enc = lsp_client.offset_encoding
-  local range
-  if first and last then -- whole lines, as a :'<,'> range gives them
-    local last_line = vim.api.nvim_buf_get_lines(bufnr, last - 1, last, false)[1] or ""
-    local width = vim.str_utfindex(last_line, enc)
-    range = { start = { line = first - 1, character = 0 }, ["end"] = { line = last - 1, character = width } }
-  else
-    range = vim.lsp.util.make_range_params(0, enc).range
+end
+
+--- The kind of one listed action. A client that resolves edits gets CodeActions carrying `data.kind`; one that
+--- does not gets `dglsp.runAction` Commands (the `command` field is then a string), the data as first argument.
+function M.kind_of(listed)
+  local data = listed.data
+  if type(listed.command) == "string" then
+    data = (listed.arguments or {})[1]
   end
-  local params = { textDocument = { uri = vim.uri_from_bufnr(bufnr) }, range = range, context = { diagnostics = {} } }
-  local listed = lsp_client:request_sync("textDocument/codeAction", params, timeout_ms or 5000, bufnr)
+  return type(data) == "table" and data.kind or nil
+end
+
+--- The first listed action of `kind`: the server lists its actions in the contract's order, the one it means
+--- first, so a later one of the same kind is never the one to run.
+function M.pick(listed, kind)
+  for _, candidate in ipairs(listed or {}) do
+    if M.kind_of(candidate) == kind then
+      return candidate
+    end
+  end
+end
+
+-- Whole lines first..last (1-based, inclusive), as a :'<,'> range gives them, or the cursor when they are nil.
+local function range_of(bufnr, first, last, enc)
+  if not (first and last) then
+    return vim.lsp.util.make_range_params(0, enc).range
+  end
+  local last_line = vim.api.nvim_buf_get_lines(bufnr, last - 1, last, false)[1] or ""
+  local width = vim.str_utfindex(last_line, enc)
+  return { start = { line = first - 1, character = 0 }, ["end"] = { line = last - 1, character = width } }
+end
+
+local function listed_actions(lsp_client, bufnr, range, timeout_ms)
+  local params = {
+    textDocument = { uri = vim.uri_from_bufnr(bufnr) },
+    range = range,
+    context = { diagnostics = {}, only = { contract.action_kind } },
+  }
+  local listed = lsp_client:request_sync("textDocument/codeAction", params, timeout_ms, bufnr)
   if not listed or listed.err then
     return nil, listed and listed.err.message or "no answer to textDocument/codeAction"
   end
-  local action
-  for _, candidate in ipairs(listed.result or {}) do
-    if candidate.title:sub(1, #prefix) == prefix then
-      action = candidate
-    end
+  return listed.result or {}
+end
+
+-- A Command: the server runs it and applies the edit itself (workspace/applyEdit, answered while we wait).
+local function run_command(lsp_client, bufnr, command, timeout_ms)
+  local params = { command = command.command, arguments = command.arguments }
+  local answer = lsp_client:request_sync("workspace/executeCommand", params, timeout_ms, bufnr)
+  if not answer or answer.err then
+    return nil, answer and answer.err.message or "no answer to workspace/executeCommand"
   end
-  if not action then
-    return nil, "nothing to " .. prefix:lower():gsub("^dglsp: ", "") .. " here"
-  end
-  if action.command and not action.edit and not action.data then
-    lsp_client:exec_cmd(action.command, { bufnr = bufnr }) -- the server applies the edit itself
-    return action
-  end
-  local resolved = lsp_client:request_sync("codeAction/resolve", action, timeout_ms or 60000, bufnr)
+  return answer.result or {}
+end
+
+local function resolve_and_apply(lsp_client, bufnr, action, timeout_ms)
+  local resolved = lsp_client:request_sync("codeAction/resolve", action, timeout_ms, bufnr)
   if not resolved or resolved.err then
     return nil, resolved and resolved.err.message or "no answer to codeAction/resolve"
   end
   local edit = resolved.result.edit
   if edit then
-    vim.lsp.util.apply_workspace_edit(edit, enc)
+    vim.lsp.util.apply_workspace_edit(edit, lsp_client.offset_encoding)
   end
   return edit
 end
 
-function M.command(prefix)
+--- Run the dglsp action of `kind` over whole rows first..last (1-based, inclusive), or at the cursor when they
+--- are nil. Returns the applied edit (a Command's answer for clients without resolve), or nil and the reason.
+function M.run(kind, first, last, timeout_ms)
+  local bufnr = vim.api.nvim_get_current_buf()
+  local lsp_client = client.get(bufnr)
+  if not lsp_client then
+    return nil, "dglsp is not attached to this buffer"
+  end
+  local range = range_of(bufnr, first, last, lsp_client.offset_encoding)
+  local listed, reason = listed_actions(lsp_client, bufnr, range, timeout_ms or 5000)
+  if not listed then
+    return nil, reason
+  end
+  local action = M.pick(listed, kind)
+  if not action then
+    local entry = M.entry(kind)
+    return nil, entry and (entry.title .. ": " .. entry.not_offered) or ("no " .. kind .. " action here")
+  end
+  if type(action.command) == "string" then
+    return run_command(lsp_client, bufnr, action, timeout_ms or 60000)
+  end
+  return resolve_and_apply(lsp_client, bufnr, action, timeout_ms or 60000)
+end
+
+--- The user command's function for the action `kind`: a range when one was given, else the cursor.
+function M.command(kind)
   return function(opts)
     local first, last = opts.range > 0 and opts.line1 or nil, opts.range > 0 and opts.line2 or nil
-    local edit, reason = M.run(prefix, first, last)
+    local edit, reason = M.run(kind, first, last)
     if not edit then
       notify(reason, vim.log.levels.WARN)
     end

@@ -31,6 +31,29 @@ function M.get(bufnr)
   return vim.lsp.get_clients({ name = M.name, bufnr = bufnr or 0 })[1]
 end
 
+--- The dglsp client to run a server command on: the current buffer's, else any (the commands are not per file).
+local function any_client()
+  return M.get() or vim.lsp.get_clients({ name = M.name })[1]
+end
+
+--- Run the server's command `name` (workspace/executeCommand); `on_answer(result)` gets its answer.
+--- Returns false when no dglsp server is running.
+function M.execute(name, on_answer)
+  local lsp_client = any_client()
+  if not lsp_client then
+    vim.notify("dglsp: not attached", vim.log.levels.WARN)
+    return false
+  end
+  lsp_client:exec_cmd({ title = name, command = name, arguments = {} }, {}, function(err, result)
+    if err then
+      vim.notify("dglsp: " .. name .. ": " .. err.message, vim.log.levels.ERROR)
+    elseif on_answer then
+      on_answer(result)
+    end
+  end)
+  return true
+end
+
 --- Send new settings to the running server (it reloads what changed and reports bad values).
 function M.update_settings(settings)
   config.options.settings = vim.tbl_deep_extend("force", config.options.settings, settings)

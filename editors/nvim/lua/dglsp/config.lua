@@ -4,10 +4,8 @@ local M = {}
 M.defaults = {
   -- How Neovim starts the server; `{ "python3", "-m", "dglsp", "--stdio" }` for a venv without the script.
   cmd = { "dglsp", "--stdio" },
-  filetypes = {
-    "python", "javascript", "javascriptreact", "typescript", "typescriptreact",
-    "go", "rust", "java", "c", "cpp", "lua",
-  },
+  -- The language ids the server has a grammar for, as it describes itself.
+  filetypes = require("dglsp.contract").languages,
   root_markers = { "dglsp.toml", ".git" },
   -- The server's settings (see dglsp's README): sent as initializationOptions and didChangeConfiguration.
   settings = {},

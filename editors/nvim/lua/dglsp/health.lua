@@ -1,5 +1,35 @@
--- :checkhealth dglsp — is the server installed, which version, is it attached, is its model loaded.
+-- :checkhealth dglsp — is the server installed, which version, is it attached, does it offer the actions this
+-- plugin knows, is its model loaded.
 local M = {}
+
+-- The names in `list` (each entry's `key`) joined in order, to compare two lists of entries at a glance.
+local function names(list, key)
+  local out = {}
+  for _, entry in ipairs(list or {}) do
+    out[#out + 1] = entry[key]
+  end
+  return table.concat(out, ", ")
+end
+
+-- The plugin's user commands come from contract.lua, generated from one dglsp version: a server of another
+-- version may offer actions no command runs, or lack ones a command asks for.
+local function check_contract(lsp_client)
+  local contract = require("dglsp.contract")
+  local described = lsp_client:request_sync("dglsp/describe", {}, 5000)
+  local server = described and described.result
+  if not server then
+    vim.health.warn("the server did not answer dglsp/describe: it may be older than this plugin")
+    return
+  end
+  local ours, theirs = names(contract.actions, "kind"), names(server.actions, "kind")
+  if ours == theirs then
+    vim.health.ok("the plugin's contract matches the server's actions: " .. ours)
+  else
+    local advice = { "install the plugin and the server from the same dglsp version" }
+    local message = ("the plugin knows the actions %s, the server offers %s"):format(ours, theirs)
+    vim.health.warn(message, advice)
+  end
+end
 
 function M.check()
   local opts = require("dglsp.config").options
@@ -25,6 +55,7 @@ function M.check()
     return
   end
   vim.health.ok("client " .. lsp_client.id .. " running, position encoding " .. lsp_client.offset_encoding)
+  check_contract(lsp_client)
   local stats = lsp_client:request_sync("dglsp/stats", {}, 5000)
   local model = stats and stats.result and stats.result.model
   if not model then

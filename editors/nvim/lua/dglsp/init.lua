@@ -1,9 +1,11 @@
--- dglsp for Neovim 0.11+: starts `dglsp --stdio`, shows its inline completions as ghost text, and adds
--- :DglspRewrite, :DglspFillHoles, :DglspToggle and :DglspStats.
+-- dglsp for Neovim 0.11+: starts `dglsp --stdio`, shows its inline completions as ghost text, and adds a user
+-- command for each code action and command in the server's contract (contract.lua: :DglspRewrite,
+-- :DglspToggle, ...), and :DglspStats.
 --   require("dglsp").setup({ settings = { model = "~/models/dg" }, keys = { accept = "<Tab>" } })
 local actions = require("dglsp.actions")
 local client = require("dglsp.client")
 local config = require("dglsp.config")
+local contract = require("dglsp.contract")
 local ghost = require("dglsp.ghost")
 
 local M = {}
@@ -74,35 +76,52 @@ local function autocmds()
   })
 end
 
-local function commands()
-  vim.api.nvim_create_user_command("DglspRewrite", actions.command("dglsp: Rewrite"), { range = true })
-  vim.api.nvim_create_user_command("DglspFillHoles", actions.command("dglsp: Fill"), {})
-  vim.api.nvim_create_user_command("DglspCompleteBody", actions.command("dglsp: Complete"), {})
-  vim.api.nvim_create_user_command("DglspToggle", function()
-    M.toggle()
-  end, {})
-  vim.api.nvim_create_user_command("DglspReloadModel", function()
-    local lsp_client = client.get()
-    if lsp_client then
-      lsp_client:exec_cmd({ title = "dglsp: reload model", command = "dglsp.reloadModel", arguments = {} })
-    else
-      vim.notify("dglsp: not attached", vim.log.levels.WARN)
+-- The toggle's answer says where the server's switch is now: the ghost text follows it rather than flipping
+-- on its own, so the two cannot drift apart (two quick toggles end where the server ends).
+local function on_toggled(answer)
+  if type(answer) ~= "table" or type(answer.enabled) ~= "boolean" then
+    return
+  end
+  config.options.ghost.enabled = answer.enabled
+  ghost.clear()
+  vim.notify("dglsp: completions " .. (answer.enabled and "on" or "off"))
+end
+
+-- What the plugin does with a server command's answer; a command not named here needs nothing more than running.
+local answers = { ["dglsp.toggle"] = on_toggled }
+
+local function action_commands()
+  for _, entry in ipairs(contract.actions) do
+    local opts = { desc = "dglsp: " .. entry.title }
+    if entry.selection then
+      opts.range = true
     end
-  end, {})
+    vim.api.nvim_create_user_command(entry.command, actions.command(entry.kind), opts)
+  end
+end
+
+local function server_commands()
+  for _, entry in ipairs(contract.commands) do
+    vim.api.nvim_create_user_command(entry.command, function()
+      client.execute(entry.name, answers[entry.name])
+    end, { desc = "dglsp: " .. entry.title })
+  end
+end
+
+local function commands()
+  action_commands()
+  server_commands()
   vim.api.nvim_create_user_command("DglspStats", function()
     local lsp_client = client.get()
     local stats = lsp_client and lsp_client:request_sync("dglsp/stats", {}, 5000)
     print(stats and stats.result and vim.inspect(stats.result) or "dglsp: not attached")
-  end, {})
+  end, { desc = "dglsp: latency and counts" })
 end
 
---- Completions off / on, in the server (so no model time is spent) and in the ghost text.
+--- Completions off / on, through the server's `dglsp.toggle` (so no model time is spent while off); the ghost
+--- text follows its answer. Returns false when no dglsp server is running.
 function M.toggle()
-  config.options.ghost.enabled = not config.options.ghost.enabled
-  ghost.clear()
-  client.update_settings({ enabled = config.options.ghost.enabled })
-  vim.notify("dglsp: completions " .. (config.options.ghost.enabled and "on" or "off"))
-  return config.options.ghost.enabled
+  return client.execute("dglsp.toggle", on_toggled)
 end
 
 --- Change the server's settings at run time (didChangeConfiguration).

@@ -1,6 +1,6 @@
 """Which code actions apply where, found without the model."""
 
-from dglsp.server.fills import plan_actions
+from dglsp.server.actions import Site, plan_actions
 from dglsp.server.settings import Settings
 
 SOURCE = (
@@ -16,7 +16,8 @@ SOURCE = (
 
 
 def plans_at(offset: int, end: int | None = None):
-    return {p.kind: p for p in plan_actions(SOURCE, offset, end or offset, "python", None, Settings(), 2000)}
+    site = Site(SOURCE, offset, end or offset, "python", None, Settings(), 2000)
+    return {p.kind: p for p in plan_actions(site)}
 
 
 def test_a_stub_function_offers_complete_body_and_its_hole():

@@ -1,0 +1,62 @@
+"""A DglspServer in the test's own process, initialized as an editor would, with a scripted stand-in for the
+model: for the core (suggest, code actions) and the handlers, without starting a server or loading a model."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from types import SimpleNamespace
+
+from lsprotocol import types
+
+from dglsp.engine.types import FillRequest, FillResult, SamplerConfig
+from dglsp.server import make_server
+from dglsp.server.app import DglspServer
+from dglsp.server.model_host import ModelState
+
+
+class ScriptedEngine:
+    """Answers each fill with `answer(request)`; with `hold`, a fill waits until it is set (or is cancelled)."""
+
+    def __init__(self, answer: Callable[[FillRequest], tuple[str, ...]], hold: threading.Event | None = None):
+        self.answer, self.hold = answer, hold
+        self.sampler = SamplerConfig()
+        self.denoiser = SimpleNamespace(max_positions=512)
+        self.requests: list[FillRequest] = []
+        self.started = threading.Event()
+
+    def fill(self, request: FillRequest, sampler: SamplerConfig, on_step=None) -> FillResult:
+        self.requests.append(request)
+        self.started.set()
+        while self.hold is not None and not self.hold.wait(0.01):
+            if on_step is not None and on_step(None):
+                return FillResult((), 0, 0, 0.0, "cancelled")
+        return FillResult(tuple(self.answer(request)), 1, 1, 0.0, "converged")
+
+
+def initialized(capabilities: types.ClientCapabilities | None = None) -> tuple[DglspServer, types.InitializeResult]:
+    """A server past `initialize`, through pygls' own handshake (call inside a running event loop)."""
+    ls = make_server()
+    params = types.InitializeParams(capabilities=capabilities or types.ClientCapabilities(), process_id=None)
+    handshake = ls.protocol.lsp_initialize(params)
+    handler, args, _ = next(handshake)
+    handler(*args)
+    try:
+        handshake.send(None)
+    except StopIteration as done:
+        return ls, done.value
+    raise AssertionError("initialize did not finish")
+
+
+def with_engine(ls: DglspServer, engine: ScriptedEngine) -> ScriptedEngine:
+    ls.host.engine = engine  # type: ignore[assignment]
+    ls.host.status = ModelState(state="ready", generation=1)
+    return engine
+
+
+def open_doc(ls: DglspServer, text: str, uri: str = "file:///t.py", language: str = "python"):
+    return ls.documents.open(types.TextDocumentItem(uri=uri, language_id=language, version=1, text=text))
+
+
+def edit(ls: DglspServer, uri: str, version: int, text: str) -> None:
+    ls.documents.change(uri, version, [types.TextDocumentContentChangeWholeDocument(text=text)])

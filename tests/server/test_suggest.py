@@ -1,0 +1,86 @@
+"""suggest(), in-process: the gap, the cache, the debounce, stale answers and a missing model, with a scripted
+stand-in for the model (the real one is in test_e2e.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from dataclasses import replace
+
+from inprocess import ScriptedEngine, edit, initialized, open_doc, with_engine
+
+from dglsp.server.suggest import Selected, suggest
+
+SOURCE = "import math\n\ndef area(r):\n    return \n"
+CURSOR = SOURCE.index("return ") + len("return ")
+
+
+def counts(ls, feature="inline"):
+    return ls.stats.outcome_counts().get(feature, {})
+
+
+async def test_a_fill_is_served_at_the_cursor_then_cached():
+    ls, _ = initialized()
+    engine = with_engine(ls, ScriptedEngine(lambda _request: ("math.pi * r * r\nprint(1)",)))
+    doc = open_doc(ls, SOURCE)
+    first = await suggest(ls, "inline", doc, CURSOR, invoked=True)
+    assert (first.start, first.end, first.text) == (CURSOR, CURSOR, "math.pi * r * r")
+    assert engine.requests[0].prefix.endswith("def area(r):\n    return ")
+    again = await suggest(ls, "inline", doc, CURSOR, invoked=True)
+    assert again == first and len(engine.requests) == 1
+    assert counts(ls) == {"served": 1, "cached": 1}
+
+
+async def test_a_language_switched_off_never_reaches_the_model():
+    ls, _ = initialized()
+    engine = with_engine(ls, ScriptedEngine(lambda _request: ("x",)))
+    ls.settings = replace(ls.settings, languages={"python": False})
+    assert await suggest(ls, "inline", open_doc(ls, SOURCE), CURSOR, invoked=True) is None
+    assert engine.requests == [] and counts(ls) == {"disabled": 1}
+
+
+async def test_an_answer_for_text_that_changed_while_the_model_ran_is_dropped():
+    ls, _ = initialized()
+    hold = threading.Event()
+    engine = with_engine(ls, ScriptedEngine(lambda _request: ("r * r",), hold))
+    doc = open_doc(ls, SOURCE)
+    pending = asyncio.create_task(suggest(ls, "inline", doc, CURSOR, invoked=True))
+    await asyncio.to_thread(engine.started.wait)
+    edit(ls, doc.uri, 2, SOURCE + "# typed on\n")
+    hold.set()
+    assert await pending is None
+    assert counts(ls) == {"stale": 1}
+
+
+async def test_an_automatic_request_is_superseded_by_a_newer_one_during_the_debounce():
+    ls, _ = initialized()
+    engine = with_engine(ls, ScriptedEngine(lambda _request: ("r * r",)))
+    ls.settings = replace(ls.settings, debounce_ms=50)
+    doc = open_doc(ls, SOURCE)
+    older = asyncio.create_task(suggest(ls, "inline", doc, CURSOR, invoked=False))
+    await asyncio.sleep(0)  # the older one is numbered first
+    newer = await suggest(ls, "inline", doc, CURSOR, invoked=False)
+    assert await older is None and newer.text == "r * r"
+    assert len(engine.requests) == 1 and counts(ls) == {"superseded": 1, "served": 1}
+
+
+async def test_a_selected_completion_is_filled_after_as_if_inserted():
+    ls, _ = initialized()
+    engine = with_engine(ls, ScriptedEngine(lambda _request: ("(r)",)))
+    text = "import math\n\ndef area(r):\n    return math.\n"
+    dot = text.index("math.") + len("math.")
+    found = await suggest(ls, "inline", open_doc(ls, text), dot, invoked=True, selected=Selected(dot, dot, "sqrt"))
+    assert engine.requests[0].prefix.endswith("return math.sqrt")
+    assert (found.start, found.end, found.text, found.fill) == (dot, dot, "sqrt(r)", "(r)")
+
+
+async def test_without_a_model_the_request_is_answered_empty_and_the_user_told_once():
+    ls, _ = initialized()
+    told: list[str] = []
+    ls.tell = lambda level, message, show=None: told.append(message)  # type: ignore[method-assign]
+    ls.host.status = replace(ls.host.status, state="error", error="no such directory")
+    doc = open_doc(ls, SOURCE)
+    for _ in range(3):
+        assert await suggest(ls, "inline", doc, CURSOR, invoked=True) is None
+    assert counts(ls) == {"no_model": 3}
+    assert told == ["dglsp: no completions: the model failed to load: no such directory"]
