@@ -50,39 +50,39 @@ local function range_of(bufnr, first, last, enc)
   return { start = { line = first - 1, character = 0 }, ["end"] = { line = last - 1, character = width } }
 end
 
+-- A request answered in time without an error: its result, or nil and the reason.
+local function request(lsp_client, bufnr, method, params, timeout_ms)
+  local answer = lsp_client:request_sync(method, params, timeout_ms, bufnr)
+  if not answer or answer.err then
+    return nil, answer and answer.err and answer.err.message or ("no answer to " .. method)
+  end
+  return answer.result or {}
+end
+
 local function listed_actions(lsp_client, bufnr, range, timeout_ms)
   local params = {
     textDocument = { uri = vim.uri_from_bufnr(bufnr) },
     range = range,
     context = { diagnostics = {}, only = { contract.action_kind } },
   }
-  local listed = lsp_client:request_sync("textDocument/codeAction", params, timeout_ms, bufnr)
-  if not listed or listed.err then
-    return nil, listed and listed.err.message or "no answer to textDocument/codeAction"
-  end
-  return listed.result or {}
+  return request(lsp_client, bufnr, "textDocument/codeAction", params, timeout_ms)
 end
 
 -- A Command: the server runs it and applies the edit itself (workspace/applyEdit, answered while we wait).
 local function run_command(lsp_client, bufnr, command, timeout_ms)
   local params = { command = command.command, arguments = command.arguments }
-  local answer = lsp_client:request_sync("workspace/executeCommand", params, timeout_ms, bufnr)
-  if not answer or answer.err then
-    return nil, answer and answer.err.message or "no answer to workspace/executeCommand"
-  end
-  return answer.result or {}
+  return request(lsp_client, bufnr, "workspace/executeCommand", params, timeout_ms)
 end
 
 local function resolve_and_apply(lsp_client, bufnr, action, timeout_ms)
-  local resolved = lsp_client:request_sync("codeAction/resolve", action, timeout_ms, bufnr)
-  if not resolved or resolved.err then
-    return nil, resolved and resolved.err.message or "no answer to codeAction/resolve"
+  local resolved, reason = request(lsp_client, bufnr, "codeAction/resolve", action, timeout_ms)
+  if not resolved then
+    return nil, reason
   end
-  local edit = resolved.result.edit
-  if edit then
-    vim.lsp.util.apply_workspace_edit(edit, lsp_client.offset_encoding)
+  if resolved.edit then
+    vim.lsp.util.apply_workspace_edit(resolved.edit, lsp_client.offset_encoding)
   end
-  return edit
+  return resolved.edit
 end
 
 --- Run the dglsp action of `kind` over whole rows first..last (1-based, inclusive), or at the cursor when they
