@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import time
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 
 from ..models.base import error_summary
 from ..models.loader import LoadedModel
 from .cache import PrefixCache
+from .canvas import Layout as CanvasLayout
 from .canvas import SpecialIds, canvas_size, lay_out
 from .memory import OutOfMemory, is_out_of_memory, release_memory
-from .sampler import OnStep, denoise
-from .types import FillRequest, FillResult, SamplerConfig
+from .sampler import Canvasing, Denoised, OnStep, denoise_many
+from .types import FillRequest, FillResult, SamplerConfig, StopReason
 
 MAX_FILL_TOKENS = 4096
 # Characters kept on each side before tokenizing: enough for any context window, cheap for a 100k-line file.
@@ -46,64 +47,85 @@ class Engine:
         self, request: FillRequest, sampler: SamplerConfig | None = None, on_step: OnStep | None = None
     ) -> FillResult:
         """Denoise the request's gap(s). Out of memory raises `OutOfMemory` after giving the memory back."""
-        if not 1 <= request.max_tokens <= MAX_FILL_TOKENS:
-            raise ValueError(f"max_tokens must be between 1 and {MAX_FILL_TOKENS}, got {request.max_tokens}")
+        (result,) = self.fill_many([request], [sampler], [on_step])
+        return result
+
+    def fill_many(
+        self,
+        requests: list[FillRequest],
+        samplers: list[SamplerConfig | None] | None = None,
+        on_steps: list[OnStep | None] | None = None,
+    ) -> list[FillResult]:
+        """Several requests denoised together, their canvases sharing each decoder call (canvas-level
+        batching); each result is what `fill` would give it alone, up to float rounding in the batched step."""
+        for request in requests:
+            if not 1 <= request.max_tokens <= MAX_FILL_TOKENS:
+                raise ValueError(f"max_tokens must be between 1 and {MAX_FILL_TOKENS}, got {request.max_tokens}")
+        configs = [s or self.sampler for s in samplers or [None] * len(requests)]
         try:
-            return self._fill(request, sampler or self.sampler, on_step)
+            return self._fill_many(requests, configs, on_steps or [None] * len(requests))
         except Exception as exc:
             if not is_out_of_memory(exc):
                 raise
-            detail = f"a fill of up to {request.max_tokens} tokens ({error_summary(exc)})"
+            most = max(r.max_tokens for r in requests)
+            detail = f"{len(requests)} fill(s) of up to {most} tokens ({error_summary(exc)})"
         # Outside the except block, whose traceback held the failed step's tensors: now they can be freed.
         if self.cache is not None:
             self.cache.clear()
         release_memory(self.denoiser.device)
         raise OutOfMemory(self.denoiser.device, detail)
 
-    def _fill(self, request: FillRequest, config: SamplerConfig, on_step: OnStep | None) -> FillResult:
+    def _fill_many(
+        self, requests: list[FillRequest], configs: list[SamplerConfig], on_steps: list[OnStep | None]
+    ) -> list[FillResult]:
         start = time.perf_counter()
-        encoded_before = self.denoiser.encoded_tokens
         window = self.denoiser.max_positions * CHARS_PER_POSITION
-        prefix = self.encode(request.prefix[-window:])
-        suffix = self.encode(request.suffix[:window])
-        between = [self.encode(text) for text in request.between]
-        limit = self.denoiser.max_canvas
+        fills = [
+            _Fill(r, c, s, self.encode(r.prefix[-window:]), self.encode(r.suffix[:window]), start)
+            for r, c, s in zip(requests, configs, on_steps, strict=True)
+        ]
+        for fill in fills:
+            fill.between = [self.encode(text) for text in fill.request.between]
+        active = fills
+        while active:
+            canvases = [self._canvas(fill) for fill in active]
+            for fill, out in zip(active, denoise_many(self.denoiser, canvases), strict=True):
+                self._take(fill, out)
+            active = [fill for fill in active if not fill.done]
+        return [fill.result(self.decode) for fill in fills]
 
-        pieces: list[list[int]] = [[] for _ in range(request.holes)]
-        remaining, steps, blocks = request.max_tokens, 0, 0
-        stop = "converged"
-        while remaining > 0:
-            size = canvas_size(remaining, limit)
-            layout = lay_out(
-                prefix + pieces[0],
-                suffix,
-                [size] * request.holes,
-                self.special,
-                max_positions=self.denoiser.max_positions,
-                between=between,
-                layout=self.denoiser.layout,
-            )
-            state = self._state(list(layout.prefix))
-            out = denoise(self.denoiser, state, layout.canvas, replace(config, seed=config.seed + blocks), on_step)
-            steps, blocks, stop = steps + out.steps, blocks + 1, out.stop
-            ended = True
-            for i, hole in enumerate(layout.canvas.holes):
-                piece, ended_here = self._cut(out.tokens[hole.start : hole.stop])
-                pieces[i] += piece[:remaining]
-                ended = ended and ended_here
-            remaining = request.max_tokens - len(pieces[0])
-            # Several holes fill in one canvas; a single fill goes on block by block until it ends itself.
-            if ended or request.holes > 1 or stop == "cancelled":
-                break
-        return FillResult(
-            fills=tuple(self.decode(p) for p in pieces),
-            steps=steps,
-            tokens=sum(len(p) for p in pieces),
-            ms=(time.perf_counter() - start) * 1000,
-            stop=stop,
-            blocks=blocks,
-            prefix_tokens_encoded=self.denoiser.encoded_tokens - encoded_before,
+    def _canvas(self, fill: _Fill) -> Canvasing:
+        """The next block of `fill` laid out, its prefix encoded (or found in the cache)."""
+        request = fill.request
+        size = canvas_size(fill.remaining, self.denoiser.max_canvas)
+        fill.layout = lay_out(
+            fill.prefix + fill.pieces[0],
+            fill.suffix,
+            [size] * request.holes,
+            self.special,
+            max_positions=self.denoiser.max_positions,
+            between=fill.between,
+            layout=self.denoiser.layout,
         )
+        encoded_before = self.denoiser.encoded_tokens
+        state = self._state(list(fill.layout.prefix))
+        fill.encoded += self.denoiser.encoded_tokens - encoded_before
+        config = replace(fill.config, seed=fill.config.seed + fill.blocks)
+        return Canvasing.start(self.denoiser, state, fill.layout.canvas, config, fill.on_step)
+
+    def _take(self, fill: _Fill, out: Denoised) -> None:
+        request = fill.request
+        fill.steps, fill.blocks, fill.stop = fill.steps + out.steps, fill.blocks + 1, out.stop
+        ended = True
+        for i, hole in enumerate(fill.layout.canvas.holes):
+            piece, ended_here = self._cut(out.tokens[hole.start : hole.stop])
+            fill.pieces[i] += piece[: fill.remaining]
+            ended = ended and ended_here
+        fill.remaining = request.max_tokens - len(fill.pieces[0])
+        # Several holes fill in one canvas; a single fill goes on block by block until it ends itself.
+        fill.done = ended or request.holes > 1 or out.stop == "cancelled" or fill.remaining <= 0
+        if fill.done:
+            fill.ms = (time.perf_counter() - fill.started) * 1000
 
     def _state(self, ids: list[int]):
         if self.cache is not None:
@@ -117,3 +139,40 @@ class Engine:
             if token in self.model.stop_ids:
                 return ids[:i], True
         return ids, False
+
+
+@dataclass
+class _Fill:
+    """One request's progress through its blocks."""
+
+    request: FillRequest
+    config: SamplerConfig
+    on_step: OnStep | None
+    prefix: list[int]
+    suffix: list[int]
+    started: float
+    between: list[list[int]] = field(default_factory=list)
+    pieces: list[list[int]] = field(default_factory=list)
+    remaining: int = 0
+    steps: int = 0
+    blocks: int = 0
+    encoded: int = 0
+    stop: StopReason = "converged"
+    done: bool = False
+    ms: float = 0.0
+    layout: CanvasLayout | None = None
+
+    def __post_init__(self) -> None:
+        self.pieces = [[] for _ in range(self.request.holes)]
+        self.remaining = self.request.max_tokens
+
+    def result(self, decode) -> FillResult:
+        return FillResult(
+            fills=tuple(decode(p) for p in self.pieces),
+            steps=self.steps,
+            tokens=sum(len(p) for p in self.pieces),
+            ms=self.ms,
+            stop=self.stop,
+            blocks=self.blocks,
+            prefix_tokens_encoded=self.encoded,
+        )

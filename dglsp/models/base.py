@@ -74,5 +74,11 @@ class Denoiser(ABC):
     def logits(self, state: PrefixState, canvas: torch.Tensor, self_conditioning: torch.Tensor | None) -> torch.Tensor:
         """Float logits of shape (1, len(canvas), vocab) for a (1, len) canvas."""
 
+    def logits_many(
+        self, states: list[PrefixState], canvases: list[torch.Tensor], self_conditioning: list[torch.Tensor | None]
+    ) -> list[torch.Tensor]:
+        """`logits` for several canvases, each (1, len_i); a family that can batch them in one call overrides this."""
+        return [self.logits(s, c, sc) for s, c, sc in zip(states, canvases, self_conditioning, strict=True)]
+
     def state_bytes(self, state: PrefixState) -> int:
         return 0

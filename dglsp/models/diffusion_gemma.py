@@ -6,6 +6,7 @@ import torch
 from transformers import DiffusionGemmaForBlockDiffusion, DynamicCache
 
 from .base import Decoder, Denoiser, Layout, PrefixState
+from .batched_step import BatchedStep
 from .static_decoder import StaticDecoder
 
 
@@ -27,6 +28,7 @@ class DiffusionGemmaDenoiser(Denoiser):
         # static/compiled: fixed shapes per bucket (see static_decoder); dynamic: the cache as it is.
         self.decoder = decoder
         self._static = StaticDecoder(model, compile=decoder == "compiled") if decoder != "dynamic" else None
+        self._batched = BatchedStep(model) if BatchedStep.supported(model) else None
 
     @property
     def device(self) -> torch.device:
@@ -88,6 +90,16 @@ class DiffusionGemmaDenoiser(Denoiser):
             decoder_position_ids=positions,
         )
         return out.logits
+
+    def logits_many(
+        self, states: list[PrefixState], canvases: list[torch.Tensor], self_conditioning: list[torch.Tensor | None]
+    ) -> list[torch.Tensor]:
+        # One canvas alone takes the single step (the one checked against transformers' generate()).
+        if len(canvases) == 1 or self._batched is None:
+            return super().logits_many(states, canvases, self_conditioning)
+        if any(not s.ids for s in states):
+            raise ValueError("DiffusionGemma needs at least one prefix token (the bos token)")
+        return self._batched.logits(states, canvases, self_conditioning)
 
     def state_bytes(self, state: PrefixState) -> int:
         return sum(
