@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from .. import __version__
-from . import bench, describe, doctor, fill, init_model, serve, train
+from . import bench, describe, doctor, fill, init_model, serve, serve_model, train
 from .options import CliError
 
 COMMANDS = {
@@ -17,6 +17,7 @@ COMMANDS = {
     "bench": bench,
     "train": train,
     "describe": describe,
+    "serve-model": serve_model,
 }
 # Editors start `dglsp --stdio` (or --tcp): those mean the language server.
 SERVER_FLAGS = ("--stdio", "--tcp")

@@ -24,7 +24,7 @@ from ..models.base import DECODERS, ModelError
 from ..models.blank import SIZES, make_blank_model
 from .options import CliError, add_model_flags, load
 
-SUITES = ("engine-speed", "gpu-shape", *HUMANEVAL_SUITES)
+SUITES = ("engine-speed", "gpu-shape", "serve", *HUMANEVAL_SUITES)
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
@@ -55,6 +55,10 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     stress.add_argument("--fuzz-cases", type=int, default=300, help="hypothesis-generated message sequences")
     stress.add_argument("--soak-requests", type=int, default=10_000, help="mixed requests in the soak")
     stress.add_argument("--minutes", type=float, default=60.0, help="time bound of the soak")
+    served = parser.add_argument_group("serve: concurrent clients of `dglsp serve-model` on a local Ray cluster")
+    served.add_argument("--clients", type=int, default=8, help="clients sending at once (default 8)")
+    served.add_argument("--max-batch", type=int, default=8, help="most requests denoised together (default 8)")
+    served.add_argument("--pairs", type=int, default=16, help="requests timed remote vs local, side by side")
     infill = parser.add_argument_group("humaneval-single | humaneval-multi | humaneval-span")
     infill.add_argument("--limit", type=int, help="run N tasks spread evenly over the suite")
     infill.add_argument("--seed", type=int, default=0, help="sampler seed, and the random spans' seed")
@@ -96,6 +100,10 @@ def run(args: argparse.Namespace) -> int:
             return _gpu_shape(args)
         if args.suite == "engine-speed":
             return _engine_speed(args)
+        if args.suite == "serve":
+            from .bench_serve import run_serve
+
+            return run_serve(args)
         return _humaneval(args)
 
 

@@ -1,6 +1,7 @@
 """Fill code: JSON lines from stdin to stdout, or the rest of the line at FILE:LINE:COL.
 
-dglsp fill < tasks.jsonl > out.jsonl     each line {"prefix", "suffix"?, "language"?, "max_tokens"?}
+dglsp fill < tasks.jsonl > out.jsonl     each line {"prefix", "suffix"?, "language"?, "max_tokens"?, ...}
+                                         (engine/fill_json.py has the whole contract)
 dglsp fill src/app.py:12:9               prints the fill at line 12, column 9 (both from 1)
 """
 
@@ -14,8 +15,9 @@ from typing import TextIO
 
 from tqdm import tqdm
 
-from ..engine.engine import MAX_FILL_TOKENS, Engine
-from ..engine.types import FillRequest, FillResult
+from ..engine.engine import Engine
+from ..engine.fill_json import parse_line, result_record
+from ..engine.types import FillRequest
 from .options import CliError, add_model_flags, add_sampler_flags, engine
 
 MAX_FILE_BYTES = 20 << 20
@@ -51,45 +53,14 @@ def fill_lines(eng: Engine, lines: TextIO, out: TextIO, default_max_tokens: int 
     """One output line per input line, in order; a bad line gets {"error"} and the run goes on."""
     for line in tqdm(lines, desc="fill", unit="task", disable=None, file=sys.stderr):
         try:
-            request = parse_task(line, default_max_tokens)
-            record = result_record(eng.fill(request))
+            task = parse_line(line, default_max_tokens)
+            record = result_record(eng.fill(task.request, eng.sampler.with_overrides(**task.sampler)))
         except ValueError as exc:
             record = {"error": str(exc)}
         except Exception as exc:  # a model failure on one task (e.g. out of memory) must not end the run
             record = {"error": f"{type(exc).__name__}: {exc}"}
         out.write(json.dumps(record, ensure_ascii=False) + "\n")
         out.flush()
-
-
-def parse_task(line: str, default_max_tokens: int = 64) -> FillRequest:
-    try:
-        task = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"not JSON: {exc.msg} at column {exc.colno}") from exc
-    if not isinstance(task, dict):
-        raise ValueError('each line must be a JSON object with a "prefix"')
-    prefix, suffix = task.get("prefix"), task.get("suffix", "")
-    if not isinstance(prefix, str):
-        raise ValueError('"prefix" is required and must be a string')
-    if not isinstance(suffix, str):
-        raise ValueError('"suffix" must be a string')
-    language = task.get("language")
-    if language is not None and not isinstance(language, str):
-        raise ValueError('"language" must be a string')
-    max_tokens = task.get("max_tokens", default_max_tokens)
-    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or not 1 <= max_tokens <= MAX_FILL_TOKENS:
-        raise ValueError(f'"max_tokens" must be an integer from 1 to {MAX_FILL_TOKENS}')
-    return FillRequest(prefix=prefix, suffix=suffix, language=language, max_tokens=max_tokens)
-
-
-def result_record(result: FillResult) -> dict:
-    return {
-        "completion": result.text,
-        "steps": result.steps,
-        "tokens_per_step": round(result.tokens_per_step, 3),
-        "ms": round(result.ms, 1),
-        "stop": result.stop,
-    }
 
 
 def read_cursor(spec: str) -> tuple[str, str]:

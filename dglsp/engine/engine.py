@@ -10,11 +10,11 @@ from ..models.loader import LoadedModel
 from .cache import PrefixCache
 from .canvas import Layout as CanvasLayout
 from .canvas import SpecialIds, canvas_size, lay_out
+from .fill_json import MAX_FILL_TOKENS
 from .memory import OutOfMemory, is_out_of_memory, release_memory
 from .sampler import Canvasing, Denoised, OnStep, denoise_many
 from .types import FillRequest, FillResult, SamplerConfig, StopReason
 
-MAX_FILL_TOKENS = 4096
 # Characters kept on each side before tokenizing: enough for any context window, cheap for a 100k-line file.
 CHARS_PER_POSITION = 16
 

@@ -1,9 +1,11 @@
-"""One DiffusionGemma decoder step for several canvases at once: canvas-level batching.
+"""One DiffusionGemma decoder step for several canvases at once: canvas-level batching, packed.
 
-Each canvas has its own prefix (its own KV cache, of its own length) and its own length. The prefixes' keys and
-values are copied into one padded cache per batch (sliding layers keep their window), the canvases are padded
-to the longest, and 4-D masks show each row only its own prefix and its own canvas. Keys are stored already
-rotated to their positions, so where a row's padding sits does not matter; each row gets its own position ids.
+Each canvas has its own prefix (its own KV cache, of its own length) and its own length (slots and pinned
+suffix). Padding them to the longest would spend most of a batch of real code on padding, so they are packed
+instead: the canvases one after another in one sequence, the prefixes' keys and values one after another in one
+cache (sliding layers keep their window), and a mask that shows each canvas token only its own prefix and its
+own canvas. Keys are stored already rotated to their positions, and each token gets its own row's position ids,
+so the packing changes nothing but the float rounding of the batched matrix products.
 """
 
 from __future__ import annotations
@@ -19,10 +21,10 @@ MASKED_ATTENTION = ("sdpa", "eager")  # implementations that take a 4-D mask
 
 
 @dataclass
-class BatchCache:
+class PackedCache:
     cache: DynamicCache
-    kept: dict[str, tuple[list[int], int]]  # per layer type: each row's real tokens, the buffer length
-    owners: list[tuple[PrefixState, int]]  # the states it was built from, with their lengths then (held, so an
+    key_rows: dict[str, torch.Tensor]  # per layer type: which canvas each cached key belongs to
+    owners: list[tuple[PrefixState, int]]  # the states it was packed from, with their lengths then (held, so an
     # id is never reused by another state while this lives)
 
     def holds(self, states: list[PrefixState]) -> bool:
@@ -31,55 +33,46 @@ class BatchCache:
         )
 
 
-def batch_cache(text_config, states: list[PrefixState]) -> BatchCache:
+def pack_cache(text_config, states: list[PrefixState]) -> PackedCache:
     keep = text_config.sliding_window - 1
     cache = DynamicCache(config=text_config)
-    kept: dict[str, tuple[list[int], int]] = {}
+    key_rows: dict[str, torch.Tensor] = {}
     for layer, *sources in zip(cache.layers, *(s.kv.layers for s in states), strict=True):
-        rows = [
-            (src.keys[:, :, -keep:], src.values[:, :, -keep:]) if layer.is_sliding else (src.keys, src.values)
-            for src in sources
-        ]
-        lengths = [k.shape[-2] for k, _ in rows]
-        longest = max(lengths)
-        first_keys, first_values = rows[0]
-        keys = first_keys.new_zeros(len(rows), first_keys.shape[1], longest, first_keys.shape[-1])
-        values = first_values.new_zeros(len(rows), first_values.shape[1], longest, first_values.shape[-1])
-        for i, (k, v) in enumerate(rows):
-            keys[i, :, : k.shape[-2]] = k[0]
-            values[i, :, : v.shape[-2]] = v[0]
-        layer.lazy_initialization(keys, values)
-        layer.keys, layer.values = keys, values
+        keys = [src.keys[:, :, -keep:] if layer.is_sliding else src.keys for src in sources]
+        values = [src.values[:, :, -keep:] if layer.is_sliding else src.values for src in sources]
+        packed_keys, packed_values = torch.cat(keys, dim=-2), torch.cat(values, dim=-2)
+        layer.lazy_initialization(packed_keys, packed_values)
+        layer.keys, layer.values = packed_keys, packed_values
         if layer.is_sliding:
-            layer.cumulative_length = longest
-        kept["sliding_attention" if layer.is_sliding else "full_attention"] = (lengths, longest)
-    return BatchCache(cache, kept, [(s, len(s.ids)) for s in states])
+            layer.cumulative_length = packed_keys.shape[-2]
+        lengths = torch.tensor([k.shape[-2] for k in keys], device=packed_keys.device)
+        kind = "sliding_attention" if layer.is_sliding else "full_attention"
+        key_rows[kind] = torch.repeat_interleave(torch.arange(len(keys), device=lengths.device), lengths)
+    return PackedCache(cache, key_rows, [(s, len(s.ids)) for s in states])
 
 
-def masks(batch: BatchCache, lengths: list[int], padded: int, device: torch.device, dtype, additive: bool) -> dict:
-    """Per layer type, (rows, 1, padded, buffer + padded): each row sees its real prefix and its real canvas."""
+def packed_masks(packed: PackedCache, canvas_rows: torch.Tensor, dtype, additive: bool) -> dict:
+    """Per layer type, (1, 1, canvas tokens, cached keys + canvas tokens): a token sees its own canvas's keys."""
     out = {}
-    canvas = torch.arange(padded, device=device)[None] < torch.tensor(lengths, device=device)[:, None]
-    for kind, (kept, longest) in batch.kept.items():
-        prefix = torch.arange(longest, device=device)[None] < torch.tensor(kept, device=device)[:, None]
-        visible = torch.cat([prefix, canvas], dim=1)[:, None, None, :].expand(len(lengths), 1, padded, -1)
+    for kind, key_rows in packed.key_rows.items():
+        visible = torch.cat([key_rows, canvas_rows])[None, :] == canvas_rows[:, None]
         if additive:
-            visible = torch.zeros(visible.shape, dtype=dtype, device=device).masked_fill(
+            visible = torch.zeros(visible.shape, dtype=dtype, device=visible.device).masked_fill(
                 ~visible, torch.finfo(dtype).min
             )
-        out[kind] = visible
+        out[kind] = visible[None, None]
     return out
 
 
 class BatchedStep:
-    """`logits_many` for DiffusionGemma; the padded cache is rebuilt only when the set of canvases changes."""
+    """`logits_many` for DiffusionGemma; the packed cache is rebuilt only when the set of canvases changes."""
 
     def __init__(self, model) -> None:
         self.model = model
         self.text_config = model.config.text_config
         self.additive = self.text_config._attn_implementation == "eager"
         self.dtype = model.model.decoder.embed_tokens.weight.dtype
-        self._batch: BatchCache | None = None
+        self._packed: PackedCache | None = None
 
     @staticmethod
     def supported(model) -> bool:
@@ -89,27 +82,21 @@ class BatchedStep:
     def logits(
         self, states: list[PrefixState], canvases: list[torch.Tensor], self_conditioning: list[torch.Tensor | None]
     ) -> list[torch.Tensor]:
-        if self._batch is None or not self._batch.holds(states):
-            self._batch = batch_cache(self.text_config, states)
-        lengths = [c.shape[1] for c in canvases]
-        padded = max(lengths)
+        if self._packed is None or not self._packed.holds(states):
+            self._packed = pack_cache(self.text_config, states)
         device = canvases[0].device
-        tokens = torch.cat([torch.nn.functional.pad(c, (0, padded - c.shape[1])) for c in canvases])
-        starts = torch.tensor([len(s.ids) for s in states], device=device)
-        positions = starts[:, None] + torch.arange(padded, device=device)[None]
+        lengths = [c.shape[1] for c in canvases]
+        canvas_rows = torch.repeat_interleave(torch.arange(len(canvases), device=device), torch.tensor(lengths))
+        starts = [len(s.ids) for s in states]
+        positions = torch.cat([a + torch.arange(n, device=device) for a, n in zip(starts, lengths, strict=True)])
         conditioning = None
         if all(sc is not None for sc in self_conditioning):
-            conditioning = torch.cat(
-                [
-                    torch.nn.functional.pad(sc.to(self.dtype), (0, 0, 0, padded - sc.shape[1]))
-                    for sc in self_conditioning
-                ]
-            )
+            conditioning = torch.cat([sc.to(self.dtype) for sc in self_conditioning], dim=1)
         out = self.model(
-            decoder_input_ids=tokens,
-            past_key_values=self._batch.cache,
+            decoder_input_ids=torch.cat(canvases, dim=1),
+            past_key_values=self._packed.cache,
             self_conditioning_logits=conditioning,
-            decoder_position_ids=positions,
-            decoder_attention_mask=masks(self._batch, lengths, padded, device, self.dtype, self.additive),
+            decoder_position_ids=positions[None],
+            decoder_attention_mask=packed_masks(self._packed, canvas_rows, self.dtype, self.additive),
         ).logits
-        return [out[i : i + 1, : lengths[i]] for i in range(len(canvases))]
+        return list(torch.split(out, lengths, dim=1))
