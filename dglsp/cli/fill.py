@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TextIO
@@ -18,7 +19,8 @@ from tqdm import tqdm
 from ..engine.engine import Engine
 from ..engine.fill_json import parse_line, result_record
 from ..engine.types import FillRequest
-from .options import CliError, add_model_flags, add_sampler_flags, engine
+from ..serving.client import BackendError, BackendUnavailable, RemoteEngine
+from .options import CliError, add_model_flags, add_sampler_flags, engine, sampler_config
 
 MAX_FILE_BYTES = 20 << 20
 
@@ -27,6 +29,8 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("cursor", nargs="?", metavar="FILE:LINE:COL", help="fill at this cursor instead of stdin")
     parser.add_argument("--json", action="store_true", help="with FILE:LINE:COL, print the full result as JSON")
     parser.add_argument("--multi-line", action="store_true", help="with FILE:LINE:COL, keep lines after the first")
+    parser.add_argument("--backend", metavar="URL", help="fill on this `dglsp serve-model` server, not a local model")
+    parser.add_argument("--token", default=os.environ.get("DGLSP_TOKEN"), help="the server's token ($DGLSP_TOKEN)")
     add_model_flags(parser)
     add_sampler_flags(parser)
 
@@ -36,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
         stream.reconfigure(encoding="utf-8")
     if args.cursor:
         prefix, suffix = read_cursor(args.cursor)
-        result = engine(args).fill(FillRequest(prefix=prefix, suffix=suffix, max_tokens=args.max_tokens))
+        result = _engine(args).fill(FillRequest(prefix=prefix, suffix=suffix, max_tokens=args.max_tokens))
         text = result.text if args.multi_line else first_line(result.text)
         if args.json:
             print(json.dumps(result_record(result) | {"completion": text}, ensure_ascii=False))
@@ -45,11 +49,23 @@ def run(args: argparse.Namespace) -> int:
         return 0
     stdin = sys.stdin
     stdin.reconfigure(encoding="utf-8", errors="replace")
-    fill_lines(engine(args), stdin, sys.stdout, default_max_tokens=args.max_tokens)
+    fill_lines(_engine(args), stdin, sys.stdout, default_max_tokens=args.max_tokens)
     return 0
 
 
-def fill_lines(eng: Engine, lines: TextIO, out: TextIO, default_max_tokens: int = 64) -> None:
+def _engine(args: argparse.Namespace) -> Engine | RemoteEngine:
+    if not args.backend:
+        return engine(args)
+    try:
+        remote = RemoteEngine(args.backend, args.token)
+        remote.connect()
+    except (ValueError, BackendUnavailable, BackendError) as exc:
+        raise CliError(str(exc)) from exc
+    remote.sampler = sampler_config(args, remote.sampler)
+    return remote
+
+
+def fill_lines(eng: Engine | RemoteEngine, lines: TextIO, out: TextIO, default_max_tokens: int = 64) -> None:
     """One output line per input line, in order; a bad line gets {"error"} and the run goes on."""
     for line in tqdm(lines, desc="fill", unit="task", disable=None, file=sys.stderr):
         try:

@@ -68,7 +68,8 @@ class Engine:
             if not is_out_of_memory(exc):
                 raise
             most = max(r.max_tokens for r in requests)
-            detail = f"{len(requests)} fill(s) of up to {most} tokens ({error_summary(exc)})"
+            fills = "a fill" if len(requests) == 1 else f"{len(requests)} fills"
+            detail = f"{fills} of up to {most} tokens ({error_summary(exc)})"
         # Outside the except block, whose traceback held the failed step's tensors: now they can be freed.
         if self.cache is not None:
             self.cache.clear()

@@ -162,6 +162,8 @@ class DglspServer(LanguageServer):
                     f"dglsp: the model was not reloaded: {status.kept}. The model already loaded ({status.path}) "
                     "goes on serving; run `dglsp.reloadModel` once the directory is whole again.",
                 )
+            elif status.state == "ready" and status.error:  # a remote backend that does not answer yet
+                self.threadsafe(self.tell, "warning", f"dglsp: {status.error}; each fill tries it again")
             elif status.state == "ready":
                 self.threadsafe(
                     self.tell,

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 from ..engine.memory import OutOfMemory
+from ..serving.client import BackendUnavailable
 from .app import DglspServer
 from .model_host import ModelUnavailable
 from .worker import Cancelled
@@ -36,7 +37,7 @@ async def run_job(
         raise
     except Cancelled as exc:
         return "cancelled", exc
-    except ModelUnavailable as exc:
+    except (ModelUnavailable, BackendUnavailable) as exc:
         return "no_model", exc
     except OutOfMemory as exc:
         ls.tell_out_of_memory(exc)

@@ -14,6 +14,7 @@ from ..engine.memory import release_memory
 from ..engine.types import FillRequest
 from ..models.base import ModelError, error_summary
 from ..models.loader import LoadOptions, check_model_dir, load_model, resolve_model_path
+from ..serving.client import BackendError, BackendUnavailable, RemoteEngine
 from .cpu_share import CpuShare
 from .settings import Settings
 
@@ -37,7 +38,7 @@ class ModelState:
 
 class ModelHost:
     def __init__(self) -> None:
-        self.engine: Engine | None = None
+        self.engine: Engine | RemoteEngine | None = None
         self.status = ModelState()
         self.threads = 0
         self._default_threads = torch.get_num_threads()  # torch's own choice: one per physical core
@@ -50,7 +51,10 @@ class ModelHost:
         The directory is checked before the model in use is let go: a deleted, damaged or half-written model
         then costs nothing, and the old model goes on serving (`status.kept` says why)."""
         start = time.perf_counter()
-        if self.engine is None:
+        if settings.backend != "local":
+            return self._connect(settings, report, start)
+        if self.engine is None or isinstance(self.engine, RemoteEngine):
+            self.engine = None
             self.status = ModelState(state="loading", generation=self.status.generation + 1)
         try:
             path = resolve_model_path(settings.model)
@@ -80,6 +84,27 @@ class ModelHost:
         self.status.state = "ready"
         self.status.device = str(model.denoiser.device)
         self.status.load_ms = (time.perf_counter() - start) * 1000
+        return self.status
+
+    def _connect(self, settings: Settings, report: Report, start: float) -> ModelState:
+        """A `dglsp serve-model` server as the engine. One that does not answer yet is still used: each fill
+        tries it again, and says why when it cannot."""
+        try:
+            engine = RemoteEngine(settings.backend, settings.backend_token)
+        except ValueError as exc:
+            return self._failed(str(exc))
+        if self.engine is not None and not isinstance(self.engine, RemoteEngine):
+            device, self.engine = self.engine.denoiser.device, None
+            release_memory(device)
+        report(f"connecting to {settings.backend}")
+        try:
+            engine.connect()
+            error = ""
+        except (BackendUnavailable, BackendError) as exc:
+            error = str(exc)  # said once; the fills go on trying
+        self.engine = engine
+        generation, ms = self.status.generation + 1, (time.perf_counter() - start) * 1000
+        self.status = ModelState("ready", settings.backend, engine.denoiser.device, error, ms, generation)
         return self.status
 
     def queued(self) -> None:
@@ -112,7 +137,7 @@ class ModelHost:
             torch.set_num_threads(wanted)
             self._worker_threads = wanted
 
-    def require(self) -> Engine:
+    def require(self) -> Engine | RemoteEngine:
         """The engine, for a job on the worker thread, with the CPU threads sized for this moment."""
         if self.engine is None:
             if self.status.state == "error":

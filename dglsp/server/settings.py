@@ -47,6 +47,12 @@ class Settings:
     model: str | None = setting(
         None, "Path of the model directory (null: $DGLSP_MODEL, then the shipped model).", user_only=True
     )
+    backend: str = setting(
+        "local",
+        "Where fills run: local (this machine's model), or the http(s):// URL of a `dglsp serve-model` server.",
+        user_only=True,
+    )
+    backend_token: str | None = setting(None, "The token a `dglsp serve-model` server asks for.", user_only=True)
     device: str = setting("auto", "Device the model runs on: auto, cpu, cuda, cuda:N or mps.", model=True)
     dtype: str = setting("auto", "Model dtype: auto, float32, float16 or bfloat16.", model=True)
     quantize: str | None = setting(
@@ -93,6 +99,8 @@ class Settings:
     def __post_init__(self) -> None:
         for f in fields(self):
             _check(f, getattr(self, f.name))
+        if self.backend != "local" and not self.backend.startswith(("http://", "https://")):
+            raise SettingsError(f"backend must be local or an http(s):// URL, got {self.backend!r}")
         try:
             SamplerConfig().with_overrides(**self.sampler)
         except (TypeError, ValueError) as exc:

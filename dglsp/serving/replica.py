@@ -79,7 +79,7 @@ class FillReplica:
             return _error(401, "this server needs its token: Authorization: Bearer <token>")
         route = (request.method, request.url.path.rstrip("/"))
         if route == ("GET", "/health"):
-            return JSONResponse({"ok": True, "model": self.path})
+            return JSONResponse({"ok": True, "model": self.path, "max_positions": self.engine.denoiser.max_positions})
         if route == ("GET", "/stats"):
             return JSONResponse(self.stats())
         if route != ("POST", "/fill"):

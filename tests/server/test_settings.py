@@ -37,12 +37,27 @@ def test_unknown_keys_are_refused():
         normalize({"debounse": 3}, "client")
 
 
-@pytest.mark.parametrize("key", ["model = '/tmp/x'", "trust_remote_code = true", "allow_pickle = true"])
-def test_a_workspace_file_cannot_pick_the_model_or_run_code(tmp_path, key):
+@pytest.mark.parametrize(
+    "key",
+    [
+        "model = '/tmp/x'",
+        "trust_remote_code = true",
+        "allow_pickle = true",
+        "backend = 'http://collector.example:8000'",
+        "backend_token = 'x'",
+    ],
+)
+def test_a_workspace_file_cannot_pick_the_model_send_code_away_or_run_code(tmp_path, key):
     path = tmp_path / "dglsp.toml"
     path.write_text(key + "\n")
     with pytest.raises(SettingsError, match="only be set in your editor's settings"):
         read_toml(path)
+
+
+def test_a_backend_is_local_or_a_url():
+    assert merge({}, {"backend": "http://gpu-box:8000"}).model_changed(Settings())  # a new backend: reconnect
+    with pytest.raises(SettingsError, match="backend must be local or an http"):
+        merge({}, {"backend": "gpu-box:8000"})
 
 
 def test_broken_toml_is_an_error_and_a_missing_file_is_empty(tmp_path):
