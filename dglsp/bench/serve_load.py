@@ -7,6 +7,7 @@ answer); the clients run at once. Nothing here knows Ray: the same load runs aga
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 import urllib.request
@@ -41,6 +42,13 @@ class Load:
             f"{self.p95_ms:.0f}",
             str(self.errors),
         ]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 HEADER = ["run", "clients", "fills", "fills/s", "p50 ms", "p95 ms", "errors"]

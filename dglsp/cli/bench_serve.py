@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import time
 import urllib.request
@@ -16,7 +15,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ..bench.humaneval_tasks import build_tasks
-from ..bench.serve_load import HEADER, Load, post_fill, run_load
+from ..bench.serve_load import HEADER, Load, free_port, post_fill, run_load
 from ..engine.engine import Engine
 from ..engine.types import FillRequest
 from ..models.loader import resolve_model_path
@@ -24,12 +23,6 @@ from ..report.tables import render_table
 from .options import load
 
 LINE_TOKENS = 31  # what the language server asks for a rest-of-line fill
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -45,7 +38,7 @@ def run_serve(args: argparse.Namespace) -> int:
     ]
     cores = os.cpu_count() or 1
     ray.init(address="local", num_cpus=cores, include_dashboard=False, log_to_driver=False, configure_logging=False)
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     loads: list[Load] = []
     batches: dict[str, dict[str, int]] = {}

@@ -16,8 +16,7 @@ import torch
 from transformers import DynamicCache
 
 from .base import PrefixState
-
-MASKED_ATTENTION = ("sdpa", "eager")  # implementations that take a 4-D mask
+from .static_decoder import MASKED_ATTENTION, as_additive
 
 
 @dataclass
@@ -57,9 +56,7 @@ def packed_masks(packed: PackedCache, canvas_rows: torch.Tensor, dtype, additive
     for kind, key_rows in packed.key_rows.items():
         visible = torch.cat([key_rows, canvas_rows])[None, :] == canvas_rows[:, None]
         if additive:
-            visible = torch.zeros(visible.shape, dtype=dtype, device=visible.device).masked_fill(
-                ~visible, torch.finfo(dtype).min
-            )
+            visible = as_additive(visible, dtype)
         out[kind] = visible[None, None]
     return out
 

@@ -19,6 +19,11 @@ PREFIX_BUCKET = 256  # the smallest prefix buffer; larger ones double, so a long
 MASKED_ATTENTION = ("sdpa", "eager")  # implementations that take a 4-D mask
 
 
+def as_additive(visible: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """A boolean mask as eager attention takes it: 0 where visible, the dtype's lowest value elsewhere."""
+    return torch.zeros(visible.shape, dtype=dtype, device=visible.device).masked_fill(~visible, torch.finfo(dtype).min)
+
+
 def prefix_bucket(n: int) -> int:
     return max(PREFIX_BUCKET, 1 << (n - 1).bit_length())
 
@@ -110,7 +115,7 @@ class StaticDecoder:
             visible = torch.cat([torch.arange(length, device=device) < kept, canvas])
             mask = visible.expand(1, 1, padded, length + padded)
             if self.additive:
-                mask = torch.zeros(mask.shape, dtype=dtype, device=device).masked_fill(~mask, torch.finfo(dtype).min)
+                mask = as_additive(mask, dtype)
             masks[kind] = mask
         return masks
 

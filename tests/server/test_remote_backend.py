@@ -5,7 +5,6 @@ back (fills again, with nothing for the user to do)."""
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import sys
 
@@ -13,14 +12,10 @@ import pytest
 from lsprotocol import types
 from session import RAW, inline_params, model_ready, open_doc, position_of, start, stats, stop, wait_for
 
+from dglsp.bench.serve_load import free_port
+
 pytest.importorskip("ray")
 TEXT = "import math\n\n\ndef area(r):\n    return "
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def serve_model(dg_dir, port: int, cwd) -> subprocess.Popen:

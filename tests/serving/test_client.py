@@ -9,9 +9,9 @@ import sys
 import threading
 
 import pytest
-from conftest import free_port
 from test_replica import wait_until
 
+from dglsp.bench.serve_load import free_port
 from dglsp.engine.engine import Engine
 from dglsp.engine.types import FillRequest, SamplerConfig
 from dglsp.serving.client import BackendUnavailable, RemoteEngine

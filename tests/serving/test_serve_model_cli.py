@@ -9,7 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import Http, free_port
+from http_calls import Http
+
+from dglsp.bench.serve_load import free_port
 
 RAY_PROCESSES = ("raylet", "gcs_server", "ray::")
 
