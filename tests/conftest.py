@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -50,3 +51,23 @@ def gpu_like_python(pytestconfig) -> Path:
     from gpu_like import gpu_like_venv
 
     return gpu_like_venv(pytestconfig.cache.mkdir("gpu-like"))
+
+
+@pytest.fixture(scope="session")
+def llama_server_url(tmp_path_factory):
+    """llama.cpp's llama-server on the tiny bigram GGUF (it writes `x)` after a FIM or a chat prompt). Without a
+    binary it is built once into pytest's cache (about 7 minutes on 2 cores); skipped only without cmake and a
+    C++ compiler."""
+    from llama_server import build_llama_server, find_llama_server, llama_server
+    from tiny_gguf import write_tiny_gguf
+
+    from dglsp.bench.serve_load import free_port
+
+    binary = find_llama_server()
+    if binary is None:
+        if not (shutil.which("cmake") and (shutil.which("c++") or shutil.which("g++"))):
+            pytest.skip("no llama-server and no cmake and C++ compiler to build one (see tests/llama_server.py)")
+        binary = build_llama_server()
+    model = write_tiny_gguf(tmp_path_factory.mktemp("gguf") / "tiny.gguf")
+    with llama_server(binary, model, free_port(), alias="tiny-qwen2.5-coder") as url:
+        yield url

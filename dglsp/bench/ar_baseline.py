@@ -9,18 +9,12 @@ from pathlib import Path
 import torch
 
 from ..models.base import ModelError
+from ..models.fim import END_TOKENS, FIM_FORMATS
 from ..models.loader import pick_device, pick_dtype
 from .humaneval_tasks import InfillTask
 from .infill_run import Attempt
 
-# (prefix, suffix, middle) sentinels by model family; data, so a new family is one line.
-FIM_TOKENS = (
-    ("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>"),  # Qwen2.5-Coder, dglsp's tokenizer
-    ("<fim_prefix>", "<fim_suffix>", "<fim_middle>"),  # StarCoder, SantaCoder
-    ("<｜fim▁begin｜>", "<｜fim▁hole｜>", "<｜fim▁end｜>"),  # DeepSeek-Coder
-)
-# Tokens that end a middle besides the tokenizer's eos.
-END_TOKENS = ("<|endoftext|>", "<|file_sep|>", "<|fim_pad|>", "<|endoffill|>", "<|EOT|>", "<|im_end|>")
+FIM_TOKENS = tuple(f.tokens for f in FIM_FORMATS)
 
 
 @dataclass

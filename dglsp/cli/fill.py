@@ -19,7 +19,9 @@ from tqdm import tqdm
 from ..engine.engine import Engine
 from ..engine.fill_json import parse_line, result_record
 from ..engine.types import FillRequest
-from ..serving.client import BackendError, BackendUnavailable, RemoteEngine
+from ..models.fim import FIM_FORMATS
+from ..serving.backends import FORMS, Backend, open_backend
+from ..serving.http_json import BackendError, BackendUnavailable
 from .options import CliError, add_model_flags, add_sampler_flags, engine, sampler_config
 
 MAX_FILE_BYTES = 20 << 20
@@ -29,8 +31,15 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("cursor", nargs="?", metavar="FILE:LINE:COL", help="fill at this cursor instead of stdin")
     parser.add_argument("--json", action="store_true", help="with FILE:LINE:COL, print the full result as JSON")
     parser.add_argument("--multi-line", action="store_true", help="with FILE:LINE:COL, keep lines after the first")
-    parser.add_argument("--backend", metavar="URL", help="fill on this `dglsp serve-model` server, not a local model")
+    parser.add_argument("--backend", metavar="SERVER", help=f"fill on a server, not a local model: {FORMS}")
     parser.add_argument("--token", default=os.environ.get("DGLSP_TOKEN"), help="the server's token ($DGLSP_TOKEN)")
+    parser.add_argument("--backend-model", default="", help="the model an Ollama or OpenAI-compatible server uses")
+    parser.add_argument(
+        "--backend-prompt",
+        default="auto",
+        choices=("auto", "chat", *(f.name for f in FIM_FORMATS)),
+        help="how an OpenAI-compatible server is asked: FIM tokens (auto: by the model's name) or chat",
+    )
     add_model_flags(parser)
     add_sampler_flags(parser)
 
@@ -53,11 +62,11 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _engine(args: argparse.Namespace) -> Engine | RemoteEngine:
-    if not args.backend:
+def _engine(args: argparse.Namespace) -> Engine | Backend:
+    if not args.backend or args.backend == "local":
         return engine(args)
     try:
-        remote = RemoteEngine(args.backend, args.token)
+        remote = open_backend(args.backend, args.token, args.backend_model, args.backend_prompt)
         remote.connect()
     except (ValueError, BackendUnavailable, BackendError) as exc:
         raise CliError(str(exc)) from exc
@@ -65,7 +74,7 @@ def _engine(args: argparse.Namespace) -> Engine | RemoteEngine:
     return remote
 
 
-def fill_lines(eng: Engine | RemoteEngine, lines: TextIO, out: TextIO, default_max_tokens: int = 64) -> None:
+def fill_lines(eng: Engine | Backend, lines: TextIO, out: TextIO, default_max_tokens: int = 64) -> None:
     """One output line per input line, in order; a bad line gets {"error"} and the run goes on."""
     for line in tqdm(lines, desc="fill", unit="task", disable=None, file=sys.stderr):
         try:

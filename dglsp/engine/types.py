@@ -23,6 +23,9 @@ class FillRequest:
     language: str | None = None
     max_tokens: int = 64
     between: tuple[str, ...] = ()
+    # Which document asks (its URI), or "". A server with several replicas sends one document's fills to one
+    # replica, so its prefix cache keeps hitting; the local engine, with its one cache, does not need it.
+    document: str = ""
 
     @property
     def holes(self) -> int:

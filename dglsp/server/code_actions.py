@@ -52,7 +52,7 @@ async def action_edits(ls: DglspServer, data: Any) -> tuple[Document, list[Edit]
     plan = next((p for p in plan_actions(site) if p.kind == data["kind"]), None)
     if plan is None:
         raise Changed(f"the {data['kind']} action no longer applies at this place")
-    edits = await _run(ls, site, plan)
+    edits = await _run(ls, site, plan, doc.uri)
     if doc.version != version:
         raise Changed(f"{doc.uri} changed while the model worked; ask again")
     if not edits:
@@ -71,10 +71,10 @@ def _well_formed(data: Any) -> bool:
     )
 
 
-async def _run(ls: DglspServer, site: Site, plan: ActionPlan) -> list[Edit]:
+async def _run(ls: DglspServer, site: Site, plan: ActionPlan, uri: str) -> list[Edit]:
     text, grammar, settings = site.text, site.grammar, site.settings
     outcome, value = await run_job(
-        ls, lambda cancel: run_action(Job(ls.host.require(), text, plan, grammar, settings, cancel))
+        ls, lambda cancel: run_action(Job(ls.host.require(), text, plan, grammar, settings, cancel, uri))
     )
     if outcome in ("cancelled", "no_model"):
         raise Changed(f"dglsp: {value}")

@@ -28,8 +28,10 @@ def run_fill(engine: Engine, request: FillRequest, settings: Settings, cancel: t
     return result.fills
 
 
-def fill_gap(engine: Engine, text: str, gap: Gap, grammar: str | None, settings: Settings, cancel) -> str:
+def fill_gap(
+    engine: Engine, text: str, gap: Gap, grammar: str | None, settings: Settings, cancel, document: str = ""
+) -> str:
     """Denoise one gap and trim the fill to what should go into the buffer."""
-    request = FillRequest(prefix=gap.prefix, suffix=gap.suffix, language=grammar, max_tokens=gap.max_tokens)
+    request = FillRequest(gap.prefix, gap.suffix, grammar, gap.max_tokens, document=document)
     (raw,) = run_fill(engine, request, settings, cancel)
     return trim_fill(text, gap, raw, grammar, parse=settings.parse_trim)

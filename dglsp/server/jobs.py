@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 from ..engine.memory import OutOfMemory
-from ..serving.client import BackendUnavailable
+from ..serving.http_json import BackendError, BackendUnavailable
 from .app import DglspServer
 from .model_host import ModelUnavailable
 from .worker import Cancelled
@@ -37,7 +37,7 @@ async def run_job(
         raise
     except Cancelled as exc:
         return "cancelled", exc
-    except (ModelUnavailable, BackendUnavailable) as exc:
+    except (ModelUnavailable, BackendUnavailable, BackendError) as exc:  # said once, not per keystroke
         return "no_model", exc
     except OutOfMemory as exc:
         ls.tell_out_of_memory(exc)

@@ -14,7 +14,8 @@ from ..engine.memory import release_memory
 from ..engine.types import FillRequest
 from ..models.base import ModelError, error_summary
 from ..models.loader import LoadOptions, check_model_dir, load_model, resolve_model_path
-from ..serving.client import BackendError, BackendUnavailable, RemoteEngine
+from ..serving.backends import Backend, open_backend
+from ..serving.http_json import BackendError, BackendUnavailable
 from .cpu_share import CpuShare
 from .settings import Settings
 
@@ -38,7 +39,7 @@ class ModelState:
 
 class ModelHost:
     def __init__(self) -> None:
-        self.engine: Engine | RemoteEngine | None = None
+        self.engine: Engine | Backend | None = None
         self.status = ModelState()
         self.threads = 0
         self._default_threads = torch.get_num_threads()  # torch's own choice: one per physical core
@@ -53,7 +54,7 @@ class ModelHost:
         start = time.perf_counter()
         if settings.backend != "local":
             return self._connect(settings, report, start)
-        if self.engine is None or isinstance(self.engine, RemoteEngine):
+        if self.engine is None or not isinstance(self.engine, Engine):
             self.engine = None
             self.status = ModelState(state="loading", generation=self.status.generation + 1)
         try:
@@ -87,13 +88,15 @@ class ModelHost:
         return self.status
 
     def _connect(self, settings: Settings, report: Report, start: float) -> ModelState:
-        """A `dglsp serve-model` server as the engine. One that does not answer yet is still used: each fill
-        tries it again, and says why when it cannot."""
+        """A server as the engine (`dglsp serve-model`, llama.cpp, Ollama, OpenAI-compatible). One that does not
+        answer yet is still used: each fill tries it again, and says why when it cannot."""
         try:
-            engine = RemoteEngine(settings.backend, settings.backend_token)
+            engine = open_backend(
+                settings.backend, settings.backend_token, settings.backend_model, settings.backend_prompt
+            )
         except ValueError as exc:
             return self._failed(str(exc))
-        if self.engine is not None and not isinstance(self.engine, RemoteEngine):
+        if isinstance(self.engine, Engine):
             device, self.engine = self.engine.denoiser.device, None
             release_memory(device)
         report(f"connecting to {settings.backend}")
@@ -137,7 +140,7 @@ class ModelHost:
             torch.set_num_threads(wanted)
             self._worker_threads = wanted
 
-    def require(self) -> Engine | RemoteEngine:
+    def require(self) -> Engine | Backend:
         """The engine, for a job on the worker thread, with the CPU threads sized for this moment."""
         if self.engine is None:
             if self.status.state == "error":

@@ -15,6 +15,8 @@ from typing import Any
 
 from ..engine.types import SamplerConfig
 from ..models.base import DECODERS, QUANTIZE
+from ..models.fim import FIM_FORMATS
+from ..serving.backends import parse_backend
 
 CONFIG_FILE = "dglsp.toml"
 MAX_CONFIG_BYTES = 1 << 20
@@ -49,10 +51,23 @@ class Settings:
     )
     backend: str = setting(
         "local",
-        "Where fills run: local (this machine's model), or the http(s):// URL of a `dglsp serve-model` server.",
+        "Where fills run: local (this machine's model), the http(s):// URL of a `dglsp serve-model` server, or a "
+        "server you already run: llamacpp:URL (llama-server), ollama:URL, openai:URL (OpenAI-compatible).",
         user_only=True,
     )
-    backend_token: str | None = setting(None, "The token a `dglsp serve-model` server asks for.", user_only=True)
+    backend_token: str | None = setting(
+        None, "The token (API key) the backend server asks for, sent as a bearer token.", user_only=True
+    )
+    backend_model: str = setting(
+        "", "The model an Ollama or OpenAI-compatible backend uses (empty: the first it lists).", user_only=True
+    )
+    backend_prompt: str = setting(
+        "auto",
+        "How an OpenAI-compatible backend is asked for a fill: with the FIM tokens of a model family (auto: found "
+        "by the model's name, else chat), or a chat prompt showing the gap (for instruction-tuned models).",
+        choices=("auto", "chat", *(f.name for f in FIM_FORMATS)),
+        model=True,
+    )
     device: str = setting("auto", "Device the model runs on: auto, cpu, cuda, cuda:N or mps.", model=True)
     dtype: str = setting("auto", "Model dtype: auto, float32, float16 or bfloat16.", model=True)
     quantize: str | None = setting(
@@ -99,8 +114,10 @@ class Settings:
     def __post_init__(self) -> None:
         for f in fields(self):
             _check(f, getattr(self, f.name))
-        if self.backend != "local" and not self.backend.startswith(("http://", "https://")):
-            raise SettingsError(f"backend must be local or an http(s):// URL, got {self.backend!r}")
+        try:
+            parse_backend(self.backend)
+        except ValueError as exc:
+            raise SettingsError(str(exc)) from exc
         try:
             SamplerConfig().with_overrides(**self.sampler)
         except (TypeError, ValueError) as exc:

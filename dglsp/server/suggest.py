@@ -84,10 +84,10 @@ async def suggest(
     fill = ls.cache.get(scope, gap.prefix, gap.suffix)
     outcome = "cached"
     if fill is None:
-        grammar = doc.grammar
+        grammar, uri = doc.grammar, doc.uri
         try:
             job, fill = await run_job(
-                ls, lambda cancel: fill_gap(ls.host.require(), text, gap, grammar, settings, cancel), doc.uri
+                ls, lambda cancel: fill_gap(ls.host.require(), text, gap, grammar, settings, cancel, uri), uri
             )
         except asyncio.CancelledError:
             done("cancelled")

@@ -3,6 +3,10 @@
 Requests that arrive within a short window are denoised together (`Engine.fill_many`: one decoder call per step
 for all their canvases). A request whose client goes away is cancelled between denoising steps, on the server,
 without holding up the others in its batch. The HTTP edge answers bad input with a 4xx and `{"error"}`.
+
+With several replicas, requests naming one document (`X-Dglsp-Document`) go to one replica, whose prefix cache
+then keeps the document's prefix (routing.py). Every answer names its replica in `X-Dglsp-Replica`, and GET /stats
+says which replica it is and how its prefix cache did.
 """
 
 from __future__ import annotations
@@ -20,12 +24,14 @@ from typing import Any
 
 import torch
 from ray import serve
+from ray.serve.config import RequestRouterConfig
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from ..engine.engine import Engine
 from ..engine.fill_json import FillTask, parse_task, result_record
 from ..models.loader import LoadOptions, load_model, resolve_model_path
+from .routing import REPLICA_HEADER, DocumentAffinityRouter, replica_id
 
 MAX_BODY_BYTES = 8 << 20  # a 2M-character prefix and suffix with room to spare
 
@@ -51,6 +57,7 @@ class FillReplica:
         self.model_thread = ThreadPoolExecutor(1, thread_name_prefix="dglsp-model")
         self.engine = self.model_thread.submit(lambda: Engine(load_model(path, LoadOptions(**options)))).result()
         self.token = token
+        self.replica = replica_id()
         self.fill_batch.set_max_batch_size(batch["max_batch_size"])
         self.fill_batch.set_batch_wait_timeout_s(batch["wait_s"])
         self.batch_sizes: Counter[int] = Counter()
@@ -75,6 +82,12 @@ class FillReplica:
         return [result_record(r) for r in results]
 
     async def __call__(self, request: Request) -> JSONResponse:
+        response = await self._answer(request)
+        # A header, not a key in the body: /fill's body is the JSON that `dglsp fill` writes too (fill_json.py).
+        response.headers[REPLICA_HEADER] = self.replica
+        return response
+
+    async def _answer(self, request: Request) -> JSONResponse:
         if self.token and not hmac.compare_digest(request.headers.get("authorization", ""), f"Bearer {self.token}"):
             return _error(401, "this server needs its token: Authorization: Bearer <token>")
         route = (request.method, request.url.path.rstrip("/"))
@@ -105,13 +118,20 @@ class FillReplica:
             return _error(500, f"{type(exc).__name__}: {exc}")
 
     def stats(self) -> dict[str, Any]:
+        cache = self.engine.cache
         return {
+            "replica": self.replica,
             "model": self.path,
             "threads": torch.get_num_threads(),
             "batch_sizes": {str(k): v for k, v in sorted(self.batch_sizes.items())},
             "counts": dict(self.counts),
             "steps_after_cancel": self.steps_after_cancel[-100:],
             "in_flight_steps": [job.step for job in self.in_flight],
+            # A hit is any shared start (the BOS token alone is one); encoded_tokens says what the cache did not save.
+            "prefix_cache": {
+                **({"hits": cache.hits, "misses": cache.misses, "entries": len(cache)} if cache is not None else {}),
+                "encoded_tokens": self.engine.denoiser.encoded_tokens,
+            },
             "time": time.time(),
         }
 
@@ -160,6 +180,7 @@ def application(
         autoscaling_config=autoscaling,
         ray_actor_options={"num_cpus": cpus, "num_gpus": gpus},
         max_ongoing_requests=max(64, 4 * max_batch_size),
+        request_router_config=RequestRouterConfig(request_router_class=DocumentAffinityRouter),
     )
     batch = {"max_batch_size": max_batch_size, "wait_s": batch_wait_ms / 1000}
     return deployment.bind(model, options, token, batch)

@@ -4,9 +4,12 @@ back (fills again, with nothing for the user to do)."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import signal
 import subprocess
 import sys
+import urllib.request
 
 import pytest
 from lsprotocol import types
@@ -33,6 +36,11 @@ def serve_model(dg_dir, port: int, cwd) -> subprocess.Popen:
 def end(proc: subprocess.Popen) -> None:
     proc.send_signal(signal.SIGTERM)
     proc.communicate(timeout=120)
+
+
+def server_stats(base: str) -> dict:
+    with urllib.request.urlopen(base + "/stats", timeout=30) as answer:
+        return json.loads(answer.read())
 
 
 async def inline(client, uri: str, text: str = TEXT, version: int | None = None) -> types.InlineCompletionList:
@@ -72,3 +80,25 @@ async def test_fills_come_from_the_backend_and_a_backend_that_goes_away_is_said_
         await stop(client)
         if server.poll() is None:
             end(server)
+
+
+async def test_a_newer_request_supersedes_the_older_and_stops_its_canvas_on_the_server(tmp_path, dg_dir):
+    port = free_port()
+    base, server = f"http://127.0.0.1:{port}", serve_model(dg_dir, port, tmp_path)
+    # A random model never converges: with 100000 steps allowed, only superseding ends the first fill.
+    client = await start(tmp_path, {"backend": base, **RAW, "sampler": {"maxSteps": 100000}})
+    try:
+        assert await model_ready(client) == "ready"
+        uri = open_doc(client, tmp_path / "a.py", TEXT, "python")
+        older = asyncio.ensure_future(inline(client, uri))
+        await wait_for(lambda: server_stats(base)["in_flight_steps"], what="the first canvas running on the server")
+        settings = {"backend": base, **RAW, "sampler": {"maxSteps": 4}}
+        client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=settings))
+        newer = await inline(client, uri)
+        assert not (await asyncio.wait_for(older, 30)).items and newer.items
+        assert (await stats(client))["counts"]["inline"]["superseded"] == 1
+        after = await wait_for(lambda: server_stats(base)["steps_after_cancel"], what="the server to stop the canvas")
+        assert len(after) == 1 and after[0] <= 1  # stopped within one denoising step of the client going away
+    finally:
+        await stop(client)
+        end(server)

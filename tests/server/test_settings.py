@@ -45,6 +45,7 @@ def test_unknown_keys_are_refused():
         "allow_pickle = true",
         "backend = 'http://collector.example:8000'",
         "backend_token = 'x'",
+        "backend_model = 'qwen2.5-coder:32b'",
     ],
 )
 def test_a_workspace_file_cannot_pick_the_model_send_code_away_or_run_code(tmp_path, key):
@@ -54,10 +55,14 @@ def test_a_workspace_file_cannot_pick_the_model_send_code_away_or_run_code(tmp_p
         read_toml(path)
 
 
-def test_a_backend_is_local_or_a_url():
+def test_a_backend_is_local_a_url_or_a_known_server_s_url():
     assert merge({}, {"backend": "http://gpu-box:8000"}).model_changed(Settings())  # a new backend: reconnect
-    with pytest.raises(SettingsError, match="backend must be local or an http"):
+    assert merge({}, {"backend": "ollama:http://localhost:11434"}).backend.startswith("ollama:")
+    assert merge({}, {"backend_prompt": "chat"}).model_changed(Settings())  # a new prompt form: reconnect
+    with pytest.raises(SettingsError, match="backend must be local, the http"):
         merge({}, {"backend": "gpu-box:8000"})
+    with pytest.raises(SettingsError, match="backend_prompt must be"):
+        merge({}, {"backend_prompt": "starcoder2"})
 
 
 def test_broken_toml_is_an_error_and_a_missing_file_is_empty(tmp_path):

@@ -14,7 +14,8 @@ from test_replica import wait_until
 from dglsp.bench.serve_load import free_port
 from dglsp.engine.engine import Engine
 from dglsp.engine.types import FillRequest, SamplerConfig
-from dglsp.serving.client import BackendUnavailable, RemoteEngine
+from dglsp.serving.client import RemoteEngine
+from dglsp.serving.http_json import BackendUnavailable
 
 
 def test_a_remote_fill_is_the_local_engines_fill(served, dg_model):

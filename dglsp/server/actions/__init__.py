@@ -49,6 +49,7 @@ class Job:
     grammar: str | None
     settings: Settings
     cancel: threading.Event
+    document: str = ""  # the document's URI: a server with replicas keeps one document on one
 
 
 @cache
