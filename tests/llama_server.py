@@ -68,7 +68,8 @@ def build_llama_server(cache: Path = CACHE) -> Path:
 def llama_server(binary: Path, model: Path, port: int, alias: str) -> Iterator[str]:
     """A running server on 127.0.0.1:`port`; its URL once it says it listens."""
     command = [binary, "-m", model, "--host", "127.0.0.1", "--port", str(port), "--alias", alias]
-    command += ["-c", "1024", "-np", "1", "-t", "1", "--no-webui"]
+    # A context beyond the batch, so /infill has room for other files (input_extra) before the FIM prompt.
+    command += ["-c", "4096", "-b", "1024", "-np", "1", "-t", "1", "--no-webui"]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     log = []
     try:

@@ -53,7 +53,7 @@ def write_tiny_gguf(path: Path) -> Path:
         head[follows.get(token, EOS), token] = 1.0  # every other token is followed by the end
 
     writer = gguf.GGUFWriter(str(path), "llama")
-    writer.add_context_length(1024)
+    writer.add_context_length(4096)
     writer.add_embedding_length(N_EMBD)
     writer.add_block_count(1)
     writer.add_feed_forward_length(N_FF)

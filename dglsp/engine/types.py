@@ -26,6 +26,9 @@ class FillRequest:
     # Which document asks (its URI), or "". A server with several replicas sends one document's fills to one
     # replica, so its prefix cache keeps hitting; the local engine, with its one cache, does not need it.
     document: str = ""
+    # (name, text) of other files the user has open in the same language, for a backend whose server can show
+    # them to its model (llama.cpp's `input_extra`); dglsp's own engine does not read them.
+    other_files: tuple[tuple[str, str], ...] = ()
 
     @property
     def holes(self) -> int:

@@ -12,7 +12,7 @@ from typing import Any
 from .actions import ActionPlan, Job, Site, plan_actions, run_action
 from .app import DglspServer
 from .documents import Document
-from .fills import Edit
+from .fills import Edit, Origin, origin
 from .jobs import run_job
 from .refusals import BadRequest, Changed, CouldNotRun
 
@@ -52,7 +52,7 @@ async def action_edits(ls: DglspServer, data: Any) -> tuple[Document, list[Edit]
     plan = next((p for p in plan_actions(site) if p.kind == data["kind"]), None)
     if plan is None:
         raise Changed(f"the {data['kind']} action no longer applies at this place")
-    edits = await _run(ls, site, plan, doc.uri)
+    edits = await _run(ls, site, plan, origin(ls.documents, ls.host.engine, doc))
     if doc.version != version:
         raise Changed(f"{doc.uri} changed while the model worked; ask again")
     if not edits:
@@ -71,10 +71,10 @@ def _well_formed(data: Any) -> bool:
     )
 
 
-async def _run(ls: DglspServer, site: Site, plan: ActionPlan, uri: str) -> list[Edit]:
+async def _run(ls: DglspServer, site: Site, plan: ActionPlan, at: Origin) -> list[Edit]:
     text, grammar, settings = site.text, site.grammar, site.settings
     outcome, value = await run_job(
-        ls, lambda cancel: run_action(Job(ls.host.require(), text, plan, grammar, settings, cancel, uri))
+        ls, lambda cancel: run_action(Job(ls.host.require(), text, plan, grammar, settings, cancel, at))
     )
     if outcome in ("cancelled", "no_model"):
         raise Changed(f"dglsp: {value}")

@@ -123,6 +123,7 @@ class Documents:
                 else:
                     doc.replace(0, len(doc.text), change.text)
             _check_size(uri, doc.text)
+            self._open[uri] = self._open.pop(uri)  # the most recently edited last: `others` reads them in order
         except ValueError as exc:
             del self._open[uri]
             raise ValueError(f"{exc}; dglsp leaves this file alone until it is reopened") from exc
@@ -131,3 +132,8 @@ class Documents:
 
     def close(self, uri: str) -> None:
         self._open.pop(uri, None)
+
+    def others(self, doc: Document, most: int) -> list[Document]:
+        """Up to `most` other open documents of `doc`'s language, the most recently edited first."""
+        same = [d for d in self._open.values() if d is not doc and d.language_id == doc.language_id]
+        return same[::-1][:most]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from ..syntax.gap import find_gap
 from .app import DglspServer
 from .documents import Document
-from .fills import fill_gap
+from .fills import fill_gap, origin
 from .jobs import run_job
 
 log = logging.getLogger("dglsp")
@@ -84,10 +84,10 @@ async def suggest(
     fill = ls.cache.get(scope, gap.prefix, gap.suffix)
     outcome = "cached"
     if fill is None:
-        grammar, uri = doc.grammar, doc.uri
+        grammar, at = doc.grammar, origin(ls.documents, ls.host.engine, doc)
         try:
             job, fill = await run_job(
-                ls, lambda cancel: fill_gap(ls.host.require(), text, gap, grammar, settings, cancel, uri), uri
+                ls, lambda cancel: fill_gap(ls.host.require(), text, gap, grammar, settings, cancel, at), doc.uri
             )
         except asyncio.CancelledError:
             done("cancelled")

@@ -9,6 +9,7 @@ from .client import RemoteDenoiser
 
 class LlamaCppBackend(ArBackend):
     label = "llama.cpp server"
+    shows_other_files = True  # as `input_extra`: the server puts them before the FIM prompt, as far as they fit
 
     def ask_server(self) -> dict:
         props = self.http.call("GET", "/props") or {}
@@ -27,6 +28,8 @@ class LlamaCppBackend(ArBackend):
             "cache_prompt": True,  # the next keystroke's prompt mostly repeats this one
             "stream": False,
         }
+        if request.other_files:
+            body["input_extra"] = [{"filename": name, "text": text} for name, text in request.other_files]
         answer = self.http.call("POST", "/infill", body, on_step)
         if answer is None:
             return None

@@ -84,3 +84,20 @@ async def test_without_a_model_the_request_is_answered_empty_and_the_user_told_o
         assert await suggest(ls, "inline", doc, CURSOR, invoked=True) is None
     assert counts(ls) == {"no_model": 3}
     assert told == ["dglsp: no completions: the model failed to load: no such directory"]
+
+
+async def test_a_backend_that_shows_other_files_gets_the_recently_edited_ones_of_the_language():
+    ls, _ = initialized()
+    engine = with_engine(ls, ScriptedEngine(lambda _request: ("r * r",)))
+    for uri, language in (("file:///w/a.py", "python"), ("file:///w/b.py", "python"), ("file:///w/c.lua", "lua")):
+        open_doc(ls, f"# {uri}\n", uri, language)
+    doc = open_doc(ls, SOURCE)
+    await suggest(ls, "inline", doc, CURSOR, invoked=True)
+    assert engine.requests[-1].other_files == ()  # dglsp's engine does not read them: none are copied
+    engine.shows_other_files = True  # as the llama.cpp backend does
+    edit(ls, "file:///w/a.py", 2, "def helper():\n    return 1\n")
+    edit(ls, "file:///t.py", 2, SOURCE + "\n")
+    await suggest(ls, "inline", doc, CURSOR, invoked=True)
+    request = engine.requests[-1]
+    assert request.document == "file:///t.py"
+    assert request.other_files == (("a.py", "def helper():\n    return 1\n"), ("b.py", "# file:///w/b.py\n"))

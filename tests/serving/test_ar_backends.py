@@ -23,10 +23,18 @@ FIM_TOKENS = 3  # prefix, suffix and middle sentinels; every other byte is one t
 def test_llama_cpp_infill_gets_the_whole_prefix_and_suffix_and_answers_the_model_s_fill(llama_server_url):
     backend = open_backend(f"llamacpp:{llama_server_url}")
     backend.connect()
-    assert backend.denoiser.max_positions == 1024  # the server's context, not a guess
+    assert backend.denoiser.max_positions == 4096  # the server's context, not a guess
     result = backend.fill(FillRequest(PREFIX, SUFFIX, max_tokens=8))
     assert result.fills == (ANSWER,) and result.stop == "converged"
     assert result.prefix_tokens_encoded == len(PREFIX) + len(SUFFIX) + FIM_TOKENS
+
+
+def test_other_open_files_reach_llama_cpp_before_the_fim_prompt(llama_server_url):
+    other = ("util.py", "def helper():\n    return 1\n")
+    request = FillRequest(PREFIX, SUFFIX, max_tokens=8, other_files=(other,))
+    result = open_backend(f"llamacpp:{llama_server_url}").fill(request)
+    assert result.fills == (ANSWER,)
+    assert result.prefix_tokens_encoded >= len(PREFIX) + len(SUFFIX) + FIM_TOKENS + len(other[1])
 
 
 def test_the_token_limit_ends_a_fill_as_the_engine_s_step_limit_does(llama_server_url):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from types import ModuleType
 
@@ -16,7 +16,7 @@ from ...engine.engine import Engine
 from ...syntax.gap import Gap
 from ...syntax.holes import Hole
 from ..contract import ACTIONS
-from ..fills import Edit
+from ..fills import Edit, Origin
 from ..settings import Settings
 
 
@@ -49,7 +49,7 @@ class Job:
     grammar: str | None
     settings: Settings
     cancel: threading.Event
-    document: str = ""  # the document's URI: a server with replicas keeps one document on one
+    origin: Origin = field(default_factory=Origin)
 
 
 @cache

@@ -44,7 +44,8 @@ def run(job: Job) -> list[Edit]:
         language=job.grammar,
         max_tokens=per_hole,
         between=tuple(text[a.end : b.start] for a, b in pairwise(holes)),
-        document=job.document,
+        document=job.origin.document,
+        other_files=job.origin.other_files,
     )
     fills = run_fill(job.engine, request, job.settings, job.cancel)
     unit = indent_unit(text)

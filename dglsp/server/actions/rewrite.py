@@ -25,7 +25,7 @@ def gap_edits(job: Job) -> list[Edit]:
     """The plan's gap filled, as one edit; none when the model left it empty."""
     gap = job.plan.gap
     assert gap is not None
-    fill = fill_gap(job.engine, job.text, gap, job.grammar, job.settings, job.cancel, job.document)
+    fill = fill_gap(job.engine, job.text, gap, job.grammar, job.settings, job.cancel, job.origin)
     if not fill.strip():
         return []  # an empty rewrite or body would delete the user's code for nothing
     return [Edit(gap.start, gap.end, fill)]
