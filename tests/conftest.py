@@ -26,6 +26,14 @@ def dg_dir(tmp_path_factory, tokenizer) -> Path:
 
 
 @pytest.fixture(scope="session")
+def long_positions_dir(tmp_path_factory, tokenizer) -> Path:
+    """The tiny model with the 131,072 positions of DiffusionGemma's config defaults (the released one has
+    262,144): what the context budget, not the model's positions, must size."""
+    out = tmp_path_factory.mktemp("long") / "model"
+    return make_blank_model(out, canvas_length=32, tokenizer=tokenizer, max_positions=131_072)
+
+
+@pytest.fixture(scope="session")
 def masked_dir(tmp_path_factory, tokenizer) -> Path:
     return make_blank_model(tmp_path_factory.mktemp("mlm") / "model", family="masked", tokenizer=tokenizer)
 

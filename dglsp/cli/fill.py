@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from ..engine.engine import Engine
 from ..engine.fill_json import parse_line, result_record
+from ..engine.memory import OutOfMemory
 from ..engine.types import FillRequest
 from ..models.fim import FIM_FORMATS
 from ..serving.backends import FORMS, Backend, open_backend
@@ -49,7 +50,10 @@ def run(args: argparse.Namespace) -> int:
         stream.reconfigure(encoding="utf-8")
     if args.cursor:
         prefix, suffix = read_cursor(args.cursor)
-        result = _engine(args).fill(FillRequest(prefix=prefix, suffix=suffix, max_tokens=args.max_tokens))
+        try:
+            result = _engine(args).fill(FillRequest(prefix=prefix, suffix=suffix, max_tokens=args.max_tokens))
+        except OutOfMemory as exc:  # one line that says what to lower, not a traceback
+            raise CliError(f"{exc}; try a smaller --context-tokens or --max-tokens") from exc
         text = result.text if args.multi_line else first_line(result.text)
         if args.json:
             print(json.dumps(result_record(result) | {"completion": text}, ensure_ascii=False))

@@ -42,6 +42,13 @@ def add_sampler_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--seed", type=int, help="random seed (same seed, same fill)")
     group.add_argument("--max-tokens", type=int, default=64, help="longest fill in tokens (default 64)")
     group.add_argument("--no-cache", action="store_true", help="re-encode the prefix every time")
+    group.add_argument(
+        "--context-tokens",
+        type=int,
+        default=0,
+        help="tokens of code around the gap, canvas included (default 0: 2048 on a CPU, 8192 on a GPU; at most the "
+        "model's positions)",
+    )
 
 
 def load(args: argparse.Namespace) -> LoadedModel:
@@ -71,6 +78,8 @@ def sampler_config(args: argparse.Namespace, base: SamplerConfig) -> SamplerConf
 
 def engine(args: argparse.Namespace) -> Engine:
     model = load(args)
-    built = Engine(model, prefix_cache=not args.no_cache)
+    if args.context_tokens < 0:
+        raise CliError(f"--context-tokens must be 0 (the device's default) or more, got {args.context_tokens}")
+    built = Engine(model, prefix_cache=not args.no_cache, context_tokens=args.context_tokens)
     built.sampler = sampler_config(args, built.sampler)
     return built

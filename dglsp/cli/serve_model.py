@@ -35,6 +35,9 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
     parser.add_argument("--token", default=os.environ.get("DGLSP_TOKEN"), help="required bearer token ($DGLSP_TOKEN)")
     parser.add_argument("--max-batch", type=int, default=8, help="most requests denoised together (1: no batching)")
+    parser.add_argument(
+        "--context-tokens", type=int, default=0, help="tokens of code around a gap (0: 2048 on a CPU, 8192 on a GPU)"
+    )
     parser.add_argument("--batch-wait-ms", type=float, default=20, help="how long a batch waits to fill (default 20)")
 
 
@@ -45,8 +48,8 @@ def check(args: argparse.Namespace) -> dict[str, int] | None:
             f"--host {args.host} would let other machines send fills (and read your code's completions): "
             "pass --token (or set $DGLSP_TOKEN) so that only editors with the token are served"
         )
-    if args.max_batch < 1 or args.batch_wait_ms < 0 or args.replicas < 1:
-        raise CliError("--max-batch and --replicas must be at least 1, --batch-wait-ms at least 0")
+    if args.max_batch < 1 or args.batch_wait_ms < 0 or args.replicas < 1 or args.context_tokens < 0:
+        raise CliError("--max-batch and --replicas must be at least 1, --batch-wait-ms and --context-tokens at least 0")
     if not args.autoscale:
         return None
     low, _, high = args.autoscale.partition(":")
@@ -92,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
             gpus=args.gpus_per_replica,
             max_batch_size=args.max_batch,
             batch_wait_ms=args.batch_wait_ms,
+            context_tokens=args.context_tokens,
         )
         serve.run(app, name="dglsp", route_prefix="/")
         print(f"dglsp serve-model: ready at http://{args.host}:{args.port} (POST /fill, GET /health, GET /stats)")

@@ -17,6 +17,16 @@ from .types import FillRequest, FillResult, SamplerConfig, StopReason
 
 # Characters kept on each side before tokenizing: enough for any context window, cheap for a 100k-line file.
 CHARS_PER_POSITION = 16
+# Positions a fill may use (prefix, canvas and suffix) when not told: a model's own positions can be 262,144, and
+# an encoder pass over that many tokens takes tens of GB (README, "How much context").
+DEFAULT_CONTEXT_TOKENS = {"cpu": 2048, "cuda": 8192, "mps": 4096}
+MIN_CONTEXT_TOKENS = 512  # a 256-slot canvas, its suffix and some prefix
+
+
+def context_budget(asked: int | None, device: str, max_positions: int) -> int:
+    """The positions a fill may use: what was asked (0 or None: the device's default), never above the model's."""
+    wanted = asked or DEFAULT_CONTEXT_TOKENS.get(device, DEFAULT_CONTEXT_TOKENS["cpu"])
+    return min(max(wanted, MIN_CONTEXT_TOKENS), max_positions)
 
 
 class Engine:
@@ -27,9 +37,11 @@ class Engine:
         *,
         prefix_cache: bool = True,
         cache_bytes: int = 512 << 20,
+        context_tokens: int | None = None,
     ) -> None:
         self.model = model
         self.denoiser = model.denoiser
+        self.context_tokens = context_budget(context_tokens, self.denoiser.device.type, self.denoiser.max_positions)
         self.sampler = sampler or SamplerConfig.from_generation_config(model.generation_config)
         self.cache = PrefixCache(self.denoiser, max_bytes=cache_bytes) if prefix_cache else None
         vocab = model.tokenizer.get_vocab()
@@ -80,7 +92,7 @@ class Engine:
         self, requests: list[FillRequest], configs: list[SamplerConfig], on_steps: list[OnStep | None]
     ) -> list[FillResult]:
         start = time.perf_counter()
-        window = self.denoiser.max_positions * CHARS_PER_POSITION
+        window = self.context_tokens * CHARS_PER_POSITION
         fills = [
             _Fill(r, c, s, self.encode(r.prefix[-window:]), self.encode(r.suffix[:window]), start)
             for r, c, s in zip(requests, configs, on_steps, strict=True)
@@ -104,7 +116,7 @@ class Engine:
             fill.suffix,
             [size] * request.holes,
             self.special,
-            max_positions=self.denoiser.max_positions,
+            max_positions=self.context_tokens,
             between=fill.between,
             layout=self.denoiser.layout,
         )

@@ -7,7 +7,7 @@ trained model takes.
 from __future__ import annotations
 
 import sysconfig
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -114,8 +114,11 @@ def make_blank_model(
     seed: int = 0,
     canvas_length: int = 256,
     tokenizer=None,
+    max_positions: int | None = None,
 ) -> Path:
-    spec = SIZES[size]
+    """A random-weight model of `size`, saved as users' models are; `max_positions` overrides the size's (131072,
+    the config class's default, makes a model whose positions alone must not size the context)."""
+    spec = SIZES[size] if max_positions is None else replace(SIZES[size], max_positions=max_positions)
     tokenizer = tokenizer or train_tokenizer(stdlib_files(spec.corpus_files), spec.vocab)
     vocab = len(tokenizer)
     if family == "diffusion_gemma":

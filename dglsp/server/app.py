@@ -62,9 +62,9 @@ class DglspServer(LanguageServer):
 
     @property
     def context_chars(self) -> int:
-        """Characters of code around a gap worth sending: about four per position the model has."""
+        """Characters of code around a gap worth sending: about four per position of the context budget."""
         engine = self.host.engine
-        return 4 * (engine.denoiser.max_positions if engine else 512)
+        return 4 * (engine.context_tokens if engine else 512)
 
     # --- settings ------------------------------------------------------------------------------------------
     def start(self, params: types.InitializeParams) -> None:

@@ -74,7 +74,7 @@ class ModelHost:
             report(f"loading {path}")
             model = load_model(path, LoadOptions.from_attributes(settings))
             report("warming up")
-            engine = Engine(model)
+            engine = Engine(model, context_tokens=settings.context_tokens)
             # One tiny fill first, so the user's first request does not pay for lazy initialisation.
             engine.fill(FillRequest(prefix="\n", max_tokens=1), replace(engine.sampler, max_steps=1))
         except ModelError as exc:

@@ -105,6 +105,13 @@ class Settings:
     multiline: str = setting("auto", "When to offer multi-line fills.", choices=("auto", "always", "never"))
     parse_trim: bool = setting(True, "Cut fills back to where the buffer parses (false: the model's raw first line).")
     log_level: str = setting("info", "Server log level (only debug logs buffer text).", choices=LOG_LEVELS)
+    context_tokens: int = setting(
+        0,
+        "Tokens of code around the gap the model sees, canvas included (0: 2048 on a CPU, 8192 on a GPU; never "
+        "more than the model's positions). More context costs memory and time on every new place.",
+        between=(0, 1 << 20),
+        model=True,
+    )
     threads: int = setting(
         0,
         "CPU threads for the model (0: the cores other programs leave free, followed as the load changes).",

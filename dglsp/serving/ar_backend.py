@@ -37,6 +37,10 @@ class ArBackend:
         self.denoiser = RemoteDenoiser(DEFAULT_CONTEXT, f"{self.label} {self.url}")
         self.connected = False
 
+    @property
+    def context_tokens(self) -> int:
+        return self.denoiser.max_positions  # the server's context: it cuts a longer prompt itself
+
     def connect(self) -> dict:
         """Ask the server what it serves (the model, its context); raises when it does not answer."""
         answer = self.ask_server()

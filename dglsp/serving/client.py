@@ -38,8 +38,13 @@ class RemoteEngine:
     def connect(self) -> dict:
         """Ask the server how it is (and how much context its model takes); raises when it does not answer."""
         health = self.http.call("GET", "/health") or {}
-        self.denoiser = RemoteDenoiser(int(health.get("max_positions", 2048)), f"remote {self.url}")
+        budget = health.get("context_tokens", health.get("max_positions", 2048))
+        self.denoiser = RemoteDenoiser(int(budget), f"remote {self.url}")
         return health
+
+    @property
+    def context_tokens(self) -> int:
+        return self.denoiser.max_positions  # the server's own budget: more would be cut off there
 
     def fill(self, request: FillRequest, sampler: SamplerConfig | None = None, on_step=None) -> FillResult:
         if not 1 <= request.max_tokens <= MAX_FILL_TOKENS:

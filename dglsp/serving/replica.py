@@ -49,13 +49,19 @@ class Job:
 
 
 class FillReplica:
-    def __init__(self, model: str | None, options: dict[str, Any], token: str | None, batch: dict[str, Any]) -> None:
+    def __init__(
+        self, model: str | None, options: dict[str, Any], token: str | None, batch: dict[str, Any], context_tokens: int
+    ) -> None:
         path = resolve_model_path(model)
         self.path = str(path)
         # Every model call on one thread, as the language server does: OpenMP keeps a thread team per calling
         # thread, and a fill on a new thread each time ran 35% slower here (the old teams spin on the cores).
         self.model_thread = ThreadPoolExecutor(1, thread_name_prefix="dglsp-model")
-        self.engine = self.model_thread.submit(lambda: Engine(load_model(path, LoadOptions(**options)))).result()
+
+        def load() -> Engine:
+            return Engine(load_model(path, LoadOptions(**options)), context_tokens=context_tokens)
+
+        self.engine = self.model_thread.submit(load).result()
         self.token = token
         self.replica = replica_id()
         self.fill_batch.set_max_batch_size(batch["max_batch_size"])
@@ -92,7 +98,9 @@ class FillReplica:
             return _error(401, "this server needs its token: Authorization: Bearer <token>")
         route = (request.method, request.url.path.rstrip("/"))
         if route == ("GET", "/health"):
-            return JSONResponse({"ok": True, "model": self.path, "max_positions": self.engine.denoiser.max_positions})
+            positions = self.engine.denoiser.max_positions
+            health = {"ok": True, "model": self.path, "max_positions": positions}
+            return JSONResponse(health | {"context_tokens": self.engine.context_tokens})
         if route == ("GET", "/stats"):
             return JSONResponse(self.stats())
         if route != ("POST", "/fill"):
@@ -172,6 +180,7 @@ def application(
     gpus: float = 0,
     max_batch_size: int = 8,
     batch_wait_ms: float = 20,
+    context_tokens: int = 0,
 ):
     """The Ray Serve application: `serve.run(application(...))`."""
     deployment = serve.deployment(FillReplica).options(
@@ -183,4 +192,4 @@ def application(
         request_router_config=RequestRouterConfig(request_router_class=DocumentAffinityRouter),
     )
     batch = {"max_batch_size": max_batch_size, "wait_s": batch_wait_ms / 1000}
-    return deployment.bind(model, options, token, batch)
+    return deployment.bind(model, options, token, batch, context_tokens)

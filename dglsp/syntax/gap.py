@@ -307,6 +307,9 @@ def _nonblank(text: str, edge: int, step: int) -> str | None:
     return None
 
 
+CUT_STEP_CHARS = 256
+
+
 def _context(doc: _Doc, start: int, end: int, budget: int) -> tuple[str, str]:
     """prefix, suffix around start..end, cut at line boundaries to about `budget` characters (3/4 before)."""
     text = doc.text
@@ -317,8 +320,12 @@ def _context(doc: _Doc, start: int, end: int, budget: int) -> tuple[str, str]:
     keep_after = max(budget - keep_before, budget - before)
     cut, stop = 0, len(text)
     if before > keep_before:
-        newline = text.find("\n", start - keep_before, start)
-        cut = start - keep_before if newline < 0 else newline + 1
+        # The cut moves in steps, not with every character typed: the prefix then starts at the same place
+        # keystroke after keystroke, and the encoder's prefix cache keeps hitting.
+        step = max(CUT_STEP_CHARS, budget // 8)
+        earliest = -(-(start - keep_before) // step) * step
+        newline = text.find("\n", earliest, start)
+        cut = min(earliest, start) if newline < 0 else newline + 1
     if after > keep_after:
         newline = text.rfind("\n", end, end + keep_after)
         stop = end + keep_after if newline < 0 else newline + 1

@@ -1,10 +1,12 @@
 import io
 import json
+import resource
 import shutil
 import subprocess
 import sys
 
 import pytest
+from big_files import big_python_file
 
 from dglsp.cli import main
 
@@ -136,3 +138,27 @@ def test_temperature_flag_is_a_constant_or_a_schedule(flag, expected):
     else:
         config = sampler_config(args, SamplerConfig())
         assert (config.t_max, config.t_min) == expected
+
+
+def limited(gib: int):
+    """For a child process: at most `gib` GiB of address space, so a runaway allocation fails instead of the
+    kernel's OOM killer taking the machine's memory first."""
+    return lambda: resource.setrlimit(resource.RLIMIT_AS, (gib << 30, gib << 30))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="address-space limits are Linux's")
+def test_a_model_with_131072_positions_fills_a_66000_line_file_within_its_context_budget(long_positions_dir, tmp_path):
+    big = big_python_file(tmp_path / "big.py")
+    fill = [sys.executable, "-m", "dglsp", "fill", f"{big}:50000:12", "--model", str(long_positions_dir)]
+    fill += ["--steps", "2", "--max-tokens", "8", "--json"]
+    # Sized from the model's positions, this grew to 24 GB and was killed; the budget keeps it to 2048 tokens.
+    done = subprocess.run(fill, capture_output=True, text=True, timeout=300, preexec_fn=limited(8))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout)["steps"] >= 1
+    # Asked for the model's whole context, the encoder cannot get the memory: one line, a non-zero exit.
+    done = subprocess.run(
+        [*fill, "--context-tokens", "131072"], capture_output=True, text=True, timeout=300, preexec_fn=limited(8)
+    )
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    (said,) = [line for line in done.stderr.splitlines() if line.startswith("dglsp fill:")]
+    assert "out of memory on cpu" in said and "--context-tokens" in said

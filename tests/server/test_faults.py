@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from big_files import big_python_file
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from session import RAW, actions_at, inline_params, model_ready, open_doc, position_of, start, stats, stop, wait_for
@@ -197,3 +198,24 @@ async def test_dglsp_toml_deleted_or_unreadable_while_watched(served, tmp_path):
     config.unlink()
     config.write_text("multiline = 'never'\n")  # and the watch still works after all that
     await becomes("never")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="address-space limits via prlimit are Linux's")
+async def test_a_model_with_131072_positions_serves_a_100k_line_file_within_its_context_budget(
+    tmp_path, long_positions_dir
+):
+    # Sized from the model's positions, the context was 524,288 characters and the server died for memory.
+    client = await start(tmp_path, {"model": str(long_positions_dir), **RAW, "sampler": {"maxSteps": 2}})
+    pid = server_pid(client)
+    try:
+        assert await model_ready(client) == "ready"
+        resource.prlimit(pid, resource.RLIMIT_AS, (vm_size(pid) + (2 << 30), resource.RLIM_INFINITY))
+        text = big_python_file(tmp_path / "big.py", lines=100_000).read_text()
+        uri = open_doc(client, tmp_path / "big.py", text, "python")
+        middle = position_of(text, text.index("\n", len(text) // 2))
+        result = await client.text_document_inline_completion_async(inline_params(uri, middle))
+        assert isinstance(result, types.InlineCompletionList)
+        counts = (await stats(client))["counts"]["inline"]
+        assert set(counts) <= {"served", "empty"}, counts  # not out_of_memory, and the server is still there
+    finally:
+        await stop(client)

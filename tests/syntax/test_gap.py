@@ -206,3 +206,18 @@ def test_enclosing_definition_is_the_innermost_function():
     go = "package p\n\nfunc (s *S) Len() int {\n\treturn len(s.é)\n}\n"
     start, end = enclosing_definition(go, go.index("len("), "go", tree=parser("go").parse(go.encode()))
     assert go[start:end] == go[go.index("func") : go.rindex("}") + 1]
+
+
+def test_the_prefix_cut_of_a_long_file_stays_put_while_the_user_types():
+    lines = [f"value_{i} = compute({i}, factor={i % 7})" for i in range(3000)]
+    head, tail = "\n".join(lines[:2000]) + "\n", "\n" + "\n".join(lines[2000:]) + "\n"
+    starts = set()
+    for typed in range(200):  # one keystroke at a time at the end of line 2000
+        text = head + "total = " + "x" * typed + tail
+        cursor = len(head) + len("total = ") + typed
+        gap = find_gap(text, cursor, "python", invoked=True, multiline="never", context_chars=6000)
+        assert gap.prefix.endswith("x" * typed) and len(gap.prefix) <= 6000
+        starts.add(gap.prefix[:80])
+    # Cut at the line after `cursor - budget` each time, it moved with every line's worth of typing (6 places
+    # here); in steps of an eighth of the budget, the encoder's prefix cache sees one start, or two.
+    assert len(starts) <= 2

@@ -1,0 +1,22 @@
+"""The context a fill may use comes from a budget of its own, never from the model's positions alone."""
+
+from __future__ import annotations
+
+from dglsp.engine.engine import Engine, context_budget
+from dglsp.engine.types import FillRequest
+from dglsp.models.loader import LoadOptions, load_model
+
+
+def test_the_budget_is_the_device_s_default_or_what_was_asked_and_never_above_the_model_s_positions():
+    assert context_budget(None, "cpu", 262_144) == 2048
+    assert context_budget(0, "cuda", 262_144) == 8192
+    assert context_budget(32_768, "cuda", 262_144) == 32_768
+    assert context_budget(32_768, "cpu", 512) == 512  # the shipped model's own positions
+    assert context_budget(64, "cpu", 262_144) == 512  # room for a full canvas, its suffix and some prefix
+
+
+def test_a_long_prefix_is_cut_to_the_budget_before_the_encoder_sees_it(long_positions_dir):
+    engine = Engine(load_model(long_positions_dir, LoadOptions()), context_tokens=1024)
+    assert engine.denoiser.max_positions == 131_072 and engine.context_tokens == 1024
+    result = engine.fill(FillRequest("x = 1\n" * 50_000, "\n", max_tokens=8))
+    assert 1024 - 128 - 32 <= result.prefix_tokens_encoded <= 1024  # the rest of the budget went to the canvas
