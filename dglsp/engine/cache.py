@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 
 from ..models.base import Denoiser, PrefixState
 
@@ -22,8 +23,15 @@ class PrefixCache:
     zero-copy fork), and encodes only the rest. An entry that the new prefix merely extends is replaced.
     """
 
-    def __init__(self, denoiser: Denoiser, max_bytes: int = 512 << 20, max_entries: int = 16) -> None:
+    def __init__(
+        self,
+        denoiser: Denoiser,
+        max_bytes: int = 512 << 20,
+        max_entries: int = 16,
+        before_encode: Callable[[int, int], None] | None = None,
+    ) -> None:
         self.denoiser = denoiser
+        self.before_encode = before_encode  # (new, cached) tokens: may refuse an encoder pass that cannot fit
         self.max_bytes = max_bytes
         self.max_entries = max_entries
         self._entries: OrderedDict[int, PrefixState] = OrderedDict()
@@ -41,6 +49,8 @@ class PrefixCache:
             n = common_length(entry.ids, ids)
             if n > best_len:
                 best_key, best_len = key, n
+        if self.before_encode is not None:  # before the entry is touched: a refusal keeps the cache as it was
+            self.before_encode(len(ids) - best_len, best_len)
         if best_key is None:
             self.misses += 1
             state = self.denoiser.new_state()

@@ -11,7 +11,7 @@ from .cache import PrefixCache
 from .canvas import Layout as CanvasLayout
 from .canvas import SpecialIds, canvas_size, lay_out
 from .fill_json import MAX_FILL_TOKENS
-from .memory import OutOfMemory, is_out_of_memory, release_memory
+from .memory import OutOfMemory, check_fits, is_out_of_memory, release_memory
 from .sampler import Canvasing, Denoised, OnStep, denoise_many
 from .types import FillRequest, FillResult, SamplerConfig, StopReason
 
@@ -43,7 +43,7 @@ class Engine:
         self.denoiser = model.denoiser
         self.context_tokens = context_budget(context_tokens, self.denoiser.device.type, self.denoiser.max_positions)
         self.sampler = sampler or SamplerConfig.from_generation_config(model.generation_config)
-        self.cache = PrefixCache(self.denoiser, max_bytes=cache_bytes) if prefix_cache else None
+        self.cache = PrefixCache(self.denoiser, cache_bytes, before_encode=self._check_encode) if prefix_cache else None
         vocab = model.tokenizer.get_vocab()
         self.special = SpecialIds(
             bos=self.denoiser.bos_id, fim_prefix=vocab.get("<|fim_prefix|>"), fim_suffix=vocab.get("<|fim_suffix|>")
@@ -76,6 +76,8 @@ class Engine:
         configs = [s or self.sampler for s in samplers or [None] * len(requests)]
         try:
             return self._fill_many(requests, configs, on_steps or [None] * len(requests))
+        except OutOfMemory:
+            raise  # refused before anything was allocated: nothing to give back
         except Exception as exc:
             if not is_out_of_memory(exc):
                 raise
@@ -144,8 +146,14 @@ class Engine:
         if self.cache is not None:
             return self.cache.state_for(ids)
         state = self.denoiser.new_state()
+        self._check_encode(len(ids), 0)
         self.denoiser.extend(state, ids)
         return state
+
+    def _check_encode(self, new: int, cached: int) -> None:
+        """Refuse an encoder pass that cannot fit before it starts, not when the kernel kills the process."""
+        need = self.denoiser.encode_bytes(new, cached)
+        check_fits(self.denoiser.device, need, f"encoding {new} prefix tokens")
 
     def _cut(self, ids: list[int]) -> tuple[list[int], bool]:
         for i, token in enumerate(ids):

@@ -66,6 +66,10 @@ class Denoiser(ABC):
     def extend(self, state: PrefixState, ids: list[int]) -> None:
         """Append `ids` to the prefix, encoding only them."""
 
+    def encode_bytes(self, new: int, cached: int) -> int:
+        """Peak memory, roughly, of encoding `new` tokens after `cached` ones (0: not known for this family)."""
+        return 0
+
     @abstractmethod
     def fork(self, state: PrefixState, length: int) -> PrefixState:
         """A new state holding the first `length` tokens of `state`, sharing its memory; `state` is unchanged."""

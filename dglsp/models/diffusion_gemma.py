@@ -51,6 +51,18 @@ class DiffusionGemmaDenoiser(Denoiser):
         state.view = None
         self.encoded_tokens += len(ids)
 
+    def encode_bytes(self, new: int, cached: int) -> int:
+        # Attention as transformers runs it on a CPU materialises each layer's scores, their softmax and the
+        # sliding and full masks: (2 * heads + 2) maps of new x (cached + new); the rest grows linearly. On a GPU,
+        # SDPA's fused kernels keep only the masks.
+        c = self.text_config
+        itemsize = torch.finfo(self._embed_dtype).bits // 8
+        fused = self.device.type == "cuda" and self.model.config._attn_implementation != "eager"
+        maps = (2 if fused else 2 * c.num_attention_heads + 2) * new * (cached + new)
+        kv = 2 * c.num_hidden_layers * c.num_key_value_heads * c.head_dim
+        per_token = 6 * c.hidden_size + 3 * c.intermediate_size + kv
+        return itemsize * (maps + new * per_token)
+
     def fork(self, state: PrefixState, length: int) -> PrefixState:
         if length > len(state.ids):
             raise ValueError(f"cannot fork {length} tokens from a state of {len(state.ids)}")

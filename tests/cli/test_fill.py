@@ -155,10 +155,11 @@ def test_a_model_with_131072_positions_fills_a_66000_line_file_within_its_contex
     done = subprocess.run(fill, capture_output=True, text=True, timeout=300, preexec_fn=limited(8))
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout)["steps"] >= 1
-    # Asked for the model's whole context, the encoder cannot get the memory: one line, a non-zero exit.
+    # Asked for the model's whole context, the encoder pass cannot fit: one line, a non-zero exit.
     done = subprocess.run(
         [*fill, "--context-tokens", "131072"], capture_output=True, text=True, timeout=300, preexec_fn=limited(8)
     )
     assert done.returncode != 0 and "Traceback" not in done.stderr
     (said,) = [line for line in done.stderr.splitlines() if line.startswith("dglsp fill:")]
     assert "out of memory on cpu" in said and "--context-tokens" in said
+    assert "prefix tokens needs about" in said  # refused before the encoder tried: no allocation failed
