@@ -32,6 +32,9 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("cursor", nargs="?", metavar="FILE:LINE:COL", help="fill at this cursor instead of stdin")
     parser.add_argument("--json", action="store_true", help="with FILE:LINE:COL, print the full result as JSON")
     parser.add_argument("--multi-line", action="store_true", help="with FILE:LINE:COL, keep lines after the first")
+    parser.add_argument(
+        "--show-prompt", action="store_true", help="print what the model sees (encoder input, canvas) to stderr"
+    )
     parser.add_argument("--backend", metavar="SERVER", help=f"fill on a server, not a local model: {FORMS}")
     parser.add_argument("--token", default=os.environ.get("DGLSP_TOKEN"), help="the server's token ($DGLSP_TOKEN)")
     parser.add_argument("--backend-model", default="", help="the model an Ollama or OpenAI-compatible server uses")
@@ -48,10 +51,15 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     for stream in (sys.stdout, sys.stderr):
         stream.reconfigure(encoding="utf-8")
+    if args.show_prompt and args.backend not in (None, "local"):
+        raise CliError("--show-prompt shows dglsp's own canvas: it needs a local model, not --backend")
     if args.cursor:
         prefix, suffix = read_cursor(args.cursor)
+        eng, request = _engine(args), FillRequest(prefix=prefix, suffix=suffix, max_tokens=args.max_tokens)
+        if args.show_prompt:
+            show_prompt(eng, request)
         try:
-            result = _engine(args).fill(FillRequest(prefix=prefix, suffix=suffix, max_tokens=args.max_tokens))
+            result = eng.fill(request)
         except OutOfMemory as exc:  # one line that says what to lower, not a traceback
             raise CliError(f"{exc}; try a smaller --context-tokens or --max-tokens") from exc
         text = result.text if args.multi_line else first_line(result.text)
@@ -62,8 +70,14 @@ def run(args: argparse.Namespace) -> int:
         return 0
     stdin = sys.stdin
     stdin.reconfigure(encoding="utf-8", errors="replace")
-    fill_lines(_engine(args), stdin, sys.stdout, default_max_tokens=args.max_tokens)
+    fill_lines(_engine(args), stdin, sys.stdout, default_max_tokens=args.max_tokens, show=args.show_prompt)
     return 0
+
+
+def show_prompt(eng: Engine | Backend, request: FillRequest) -> None:
+    assert isinstance(eng, Engine), "checked in run()"
+    sys.stderr.write(eng.prompt(request))
+    sys.stderr.flush()
 
 
 def _engine(args: argparse.Namespace) -> Engine | Backend:
@@ -78,11 +92,15 @@ def _engine(args: argparse.Namespace) -> Engine | Backend:
     return remote
 
 
-def fill_lines(eng: Engine | Backend, lines: TextIO, out: TextIO, default_max_tokens: int = 64) -> None:
+def fill_lines(
+    eng: Engine | Backend, lines: TextIO, out: TextIO, default_max_tokens: int = 64, show: bool = False
+) -> None:
     """One output line per input line, in order; a bad line gets {"error"} and the run goes on."""
     for line in tqdm(lines, desc="fill", unit="task", disable=None, file=sys.stderr):
         try:
             task = parse_line(line, default_max_tokens)
+            if show:
+                show_prompt(eng, task.request)
             record = result_record(eng.fill(task.request, eng.sampler.with_overrides(**task.sampler)))
         except ValueError as exc:
             record = {"error": str(exc)}

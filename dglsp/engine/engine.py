@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
+from itertools import groupby
 
 from ..models.base import error_summary
 from ..models.loader import LoadedModel
@@ -94,13 +95,7 @@ class Engine:
         self, requests: list[FillRequest], configs: list[SamplerConfig], on_steps: list[OnStep | None]
     ) -> list[FillResult]:
         start = time.perf_counter()
-        window = self.context_tokens * CHARS_PER_POSITION
-        fills = [
-            _Fill(r, c, s, self.encode(r.prefix[-window:]), self.encode(r.suffix[:window]), start)
-            for r, c, s in zip(requests, configs, on_steps, strict=True)
-        ]
-        for fill in fills:
-            fill.between = [self.encode(text) for text in fill.request.between]
+        fills = [self._start(r, c, s, start) for r, c, s in zip(requests, configs, on_steps, strict=True)]
         active = fills
         while active:
             canvases = [self._canvas(fill) for fill in active]
@@ -109,19 +104,47 @@ class Engine:
             active = [fill for fill in active if not fill.done]
         return [fill.result(self.decode) for fill in fills]
 
-    def _canvas(self, fill: _Fill) -> Canvasing:
-        """The next block of `fill` laid out, its prefix encoded (or found in the cache)."""
-        request = fill.request
-        size = canvas_size(fill.remaining, self.denoiser.max_canvas)
-        fill.layout = lay_out(
+    def prompt(self, request: FillRequest) -> str:
+        """What the model sees for the first block of `request`: the encoder's input, then the decoder's canvas
+        with its slots marked and the pinned tokens as they are (special tokens shown)."""
+        layout = self._lay_out(self._start(request, self.sampler, None, time.perf_counter()))
+        canvas = layout.canvas
+
+        def shown(ids) -> str:
+            return self.model.tokenizer.decode(list(ids), skip_special_tokens=False)
+
+        pieces = []
+        for free, run in groupby(zip(canvas.free, canvas.tokens, strict=True), key=lambda pair: pair[0]):
+            ids = [token for _, token in run]
+            pieces.append(f"[{len(ids)} slots]" if free else shown(ids))
+        pinned = len(canvas) - sum(canvas.free)
+        return (
+            f"--- encoder: {len(layout.prefix)} tokens (the prefix state) ---\n{shown(layout.prefix)}\n"
+            f"--- decoder canvas: {len(canvas)} positions, {pinned} pinned ---\n{''.join(pieces)}\n"
+        )
+
+    def _start(self, request: FillRequest, config: SamplerConfig, on_step: OnStep | None, start: float) -> _Fill:
+        window = self.context_tokens * CHARS_PER_POSITION
+        fill = _Fill(
+            request, config, on_step, self.encode(request.prefix[-window:]), self.encode(request.suffix[:window]), start
+        )
+        fill.between = [self.encode(text) for text in request.between]
+        return fill
+
+    def _lay_out(self, fill: _Fill) -> CanvasLayout:
+        return lay_out(
             fill.prefix + fill.pieces[0],
             fill.suffix,
-            [size] * request.holes,
+            [canvas_size(fill.remaining, self.denoiser.max_canvas)] * fill.request.holes,
             self.special,
             max_positions=self.context_tokens,
             between=fill.between,
             layout=self.denoiser.layout,
         )
+
+    def _canvas(self, fill: _Fill) -> Canvasing:
+        """The next block of `fill` laid out, its prefix encoded (or found in the cache)."""
+        fill.layout = self._lay_out(fill)
         encoded_before = self.denoiser.encoded_tokens
         state = self._state(list(fill.layout.prefix))
         fill.encoded += self.denoiser.encoded_tokens - encoded_before

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -14,6 +15,8 @@ from ..syntax.trim import trim_fill
 from .documents import Document, Documents
 from .settings import Settings
 from .worker import Cancelled
+
+log = logging.getLogger("dglsp")
 
 # Other open files a backend may show its model: the most recently edited, each cut to its start.
 OTHER_FILES, OTHER_FILE_CHARS = 3, 8000
@@ -28,6 +31,8 @@ class Edit:
 
 def run_fill(engine: Engine, request: FillRequest, settings: Settings, cancel: threading.Event) -> tuple[str, ...]:
     sampler = settings.sampler_config(engine.sampler)
+    if log.isEnabledFor(logging.DEBUG) and isinstance(engine, Engine):
+        log.debug("what the model sees:\n%s", engine.prompt(request))
     result = engine.fill(request, sampler, on_step=lambda _view: cancel.is_set())
     if result.stop == "cancelled":
         raise Cancelled("cancelled between denoising steps")

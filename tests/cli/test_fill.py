@@ -163,3 +163,16 @@ def test_a_model_with_131072_positions_fills_a_66000_line_file_within_its_contex
     (said,) = [line for line in done.stderr.splitlines() if line.startswith("dglsp fill:")]
     assert "out of memory on cpu" in said and "--context-tokens" in said
     assert "prefix tokens needs about" in said  # refused before the encoder tried: no allocation failed
+
+
+def test_show_prompt_prints_what_the_model_sees_and_still_fills(dg_dir, tmp_path, monkeypatch, capsys):
+    source = tmp_path / "add.py"
+    source.write_text("def add(a, b):\n    return \n\n\nprint(add(1, 2))\n")
+    args = ["fill", f"{source}:2:12", "--model", str(dg_dir), "--steps", "2", "--max-tokens", "8", "--show-prompt"]
+    code, out, err = run_cli(args, "", monkeypatch, capsys)
+    encoder, canvas = err.split("--- encoder: ")[1].split("--- decoder canvas: ")
+    assert code == 0 and out.endswith("\n")  # the fill, on stdout as without the flag
+    assert encoder.startswith("14 tokens") and encoder.endswith("def add(a, b):\n    return \n")
+    assert "[16 slots]" in canvas and "print(add(1, 2))" in canvas  # 8 tokens + end-of-fill: a 16-slot bucket
+    code, _, err = run_cli([*args, "--backend", "http://127.0.0.1:9"], "", monkeypatch, capsys)
+    assert code == 2 and "needs a local model" in err

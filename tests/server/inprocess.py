@@ -22,6 +22,7 @@ class ScriptedEngine:
         self.answer, self.hold = answer, hold
         self.sampler = SamplerConfig()
         self.denoiser = SimpleNamespace(max_positions=512)
+        self.context_tokens = 512
         self.requests: list[FillRequest] = []
         self.started = threading.Event()
 
