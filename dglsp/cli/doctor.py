@@ -13,6 +13,8 @@ from ..engine.engine import Engine
 from ..engine.types import FillRequest
 from ..models.base import ModelError
 from ..models.loader import resolve_model_path
+from ..models.weights import weight_breakdown
+from ..report.tables import render_table
 from .options import CliError, add_model_flags, load
 
 SMOKE = FillRequest(prefix="def add(a, b):\n    return ", suffix="\n\n\nprint(add(1, 2))\n", max_tokens=16)
@@ -45,6 +47,8 @@ def run(args: argparse.Namespace) -> int:
         f"{info['parameters'] / 1e6:.1f}M parameters, "
         f"{info['dtype']} on {info['device']}, {info['bytes_on_disk'] / 1e6:.1f} MB on disk"
     )
+    for line in weight_table(model.denoiser.model).splitlines():
+        say(f"weights       {line}")
     engine = Engine(model)
     try:
         engine.fill(SMOKE)  # the first call pays one-time costs; time the second
@@ -57,6 +61,24 @@ def run(args: argparse.Namespace) -> int:
     )
     say("ok")
     return 0
+
+
+def weight_table(net: torch.nn.Module) -> str:
+    kinds = weight_breakdown(net)
+    rows = [["kind", "parameters", "MB", "dtype", "quantized"]]
+    for k in kinds:
+        rows.append(
+            [
+                k.kind,
+                f"{k.parameters:,}",
+                f"{k.bytes / 1e6:.1f}",
+                "/".join(sorted(k.dtypes)),
+                "yes" if k.quantized else "no",
+            ]
+        )
+    total, size = sum(k.parameters for k in kinds), sum(k.bytes for k in kinds)
+    rows.append(["total", f"{total:,}", f"{size / 1e6:.1f}", "", ""])
+    return render_table(rows, "plain", "<>><<")
 
 
 def devices() -> list[str]:
