@@ -21,7 +21,11 @@ def add_model_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--model", metavar="DIR", help="model directory (default: $DGLSP_MODEL, then the shipped one)")
     group.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:1, mps")
     group.add_argument("--dtype", default="auto", help="auto (bfloat16 on CUDA, else float32), float32, bfloat16")
-    group.add_argument("--quantize", choices=QUANTIZE, help="bitsandbytes quantization (CUDA only)")
+    group.add_argument(
+        "--quantize",
+        choices=QUANTIZE,
+        help="quantize the weights (CUDA only): fp8 (experts included), 4bit or 8bit (bitsandbytes)",
+    )
     group.add_argument(
         "--decoder",
         choices=DECODERS,

@@ -14,7 +14,9 @@ Layout = Literal["infill", "prompt"]
 # (CUDA graphs on a GPU). See models/static_decoder.py.
 Decoder = Literal["dynamic", "static", "compiled"]
 DECODERS: tuple[str, ...] = get_args(Decoder)
-Quantize = Literal["4bit", "8bit"]  # bitsandbytes, CUDA only
+# CUDA only. fp8: transformers' FineGrainedFP8, experts included; 4bit/8bit: bitsandbytes, nn.Linear layers only,
+# so DiffusionGemma's 3-D experts (most of its weights) stay as they are (`dglsp doctor` shows which kinds are).
+Quantize = Literal["fp8", "4bit", "8bit"]
 QUANTIZE: tuple[str, ...] = get_args(Quantize)
 
 

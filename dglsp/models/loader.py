@@ -231,23 +231,28 @@ def _from_pretrained_kwargs(options: LoadOptions, device: torch.device, dtype: t
         kwargs["experts_implementation"] = notes["experts_implementation"]
     if options.quantize:
         if device.type != "cuda":
-            raise ModelError(f"--quantize {options.quantize} needs a CUDA GPU (bitsandbytes); this run is on {device}")
-        try:
-            from transformers import BitsAndBytesConfig
-        except ImportError as exc:  # pragma: no cover - transformers always has it
-            raise ModelError(str(exc)) from exc
-        try:
-            import bitsandbytes  # noqa: F401
-        except ImportError as exc:
-            raise ModelError("--quantize needs bitsandbytes: pip install 'dglsp[gpu]'") from exc
-        if options.quantize == "4bit":
-            kwargs["quantization_config"] = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_compute_dtype=dtype)
-        elif options.quantize == "8bit":
-            kwargs["quantization_config"] = BitsAndBytesConfig(load_in_8bit=True)
-        else:
-            raise ModelError(f"unknown quantize {options.quantize!r}: use 4bit or 8bit")
+            library = "transformers' FineGrainedFP8" if options.quantize == "fp8" else "bitsandbytes"
+            raise ModelError(f"--quantize {options.quantize} needs a CUDA GPU ({library}); this run is on {device}")
+        kwargs["quantization_config"] = _quantization_config(options.quantize, dtype)
         kwargs["device_map"] = {"": device.index or 0}
     return kwargs
+
+
+def _quantization_config(quantize: str, dtype: torch.dtype):
+    if quantize == "fp8":
+        from transformers import FineGrainedFP8Config
+
+        return FineGrainedFP8Config()  # quantizes the fused 3-D experts too (transformers' FP8Experts)
+    try:
+        import bitsandbytes  # noqa: F401
+        from transformers import BitsAndBytesConfig
+    except ImportError as exc:
+        raise ModelError("--quantize 4bit or 8bit needs bitsandbytes: pip install 'dglsp[gpu]'") from exc
+    if quantize == "4bit":
+        return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_compute_dtype=dtype)
+    if quantize == "8bit":
+        return BitsAndBytesConfig(load_in_8bit=True)
+    raise ModelError(f"unknown quantize {quantize!r}: use fp8, 4bit or 8bit")
 
 
 def _from_pretrained(cls, root: Path, kwargs: dict):

@@ -82,6 +82,8 @@ def test_quantize_and_cuda_need_a_gpu(dg_dir):
         pytest.skip("this machine has a GPU")
     with pytest.raises(ModelError, match="CUDA"):
         load_model(dg_dir, LoadOptions(quantize="4bit"))
+    with pytest.raises(ModelError, match=r"--quantize fp8 needs a CUDA GPU \(transformers' FineGrainedFP8\)"):
+        load_model(dg_dir, LoadOptions(quantize="fp8"))
     with pytest.raises(ModelError, match="CUDA"):
         pick_device("cuda")
     assert pick_device("auto").type in ("cpu", "mps")
