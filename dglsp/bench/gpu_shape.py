@@ -10,7 +10,9 @@ so a 50 GB model never passes through host memory.
 from __future__ import annotations
 
 import gc
+import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -83,9 +85,13 @@ class Row:
 class ShapeReport:
     header: dict
     rows: list[Row] = field(default_factory=list)
+    # Each row as it is measured: a run cut short by a time limit (a GPU lease) still says what it measured.
+    on_row: Callable[[Row], None] | None = None
 
     def add(self, measure: str, value: float, unit: str, roofline: float | None = None) -> None:
         self.rows.append(Row(measure, value, unit, roofline))
+        if self.on_row is not None:
+            self.on_row(self.rows[-1])
 
     def value(self, measure: str) -> float:
         return next(r.value for r in self.rows if r.measure == measure)
@@ -128,10 +134,15 @@ def build(kind: str, shape: str, device: torch.device | str, dtype: torch.dtype)
             ar_config(shape),
         )
     )
-    with torch.device("meta"):
-        model = cls(config)
+    # Parameters are made in `dtype` from the start: float32 storage first, then a cast, would need 3x the memory.
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        with torch.device("meta"):
+            model = cls(config)
+    finally:
+        torch.set_default_dtype(default)
     model.to_empty(device=device)
-    model.to(dtype)
     with torch.no_grad():
         model.init_weights()
         for name, buffer in model.named_buffers():
@@ -219,6 +230,8 @@ def measure(
         }
     )
     bar = tqdm(total=3 + len(prefills) + len(decoders) * len(canvases), desc="gpu-shape", disable=not progress)
+    if progress:
+        report.on_row = lambda row: bar.write("  ".join(c for c in row.cells() if c), file=sys.stderr)
     gen = torch.Generator(device="cpu").manual_seed(0)
 
     def ids(n: int) -> list[int]:
