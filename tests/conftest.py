@@ -34,6 +34,14 @@ def long_positions_dir(tmp_path_factory, tokenizer) -> Path:
 
 
 @pytest.fixture(scope="session")
+def google_dir(tmp_path_factory) -> Path:
+    """A tiny directory shaped as Google's released DiffusionGemma -it (tests/google_shaped.py)."""
+    from google_shaped import make_google_shaped
+
+    return make_google_shaped(tmp_path_factory.mktemp("google") / "diffusiongemma-it")
+
+
+@pytest.fixture(scope="session")
 def masked_dir(tmp_path_factory, tokenizer) -> Path:
     return make_blank_model(tmp_path_factory.mktemp("mlm") / "model", family="masked", tokenizer=tokenizer)
 

@@ -6,7 +6,7 @@ import argparse
 
 from ..engine.engine import Engine
 from ..engine.types import SamplerConfig
-from ..models.base import DECODERS, QUANTIZE, ModelError
+from ..models.base import DECODERS, LAYOUTS, QUANTIZE, ModelError
 from ..models.loader import LoadedModel, LoadOptions, load_model
 
 
@@ -33,7 +33,12 @@ def add_model_flags(parser: argparse.ArgumentParser) -> None:
         help="DiffusionGemma decoder step: dynamic shapes, bucketed static shapes, or those under torch.compile "
         "(CUDA graphs on a GPU; each new bucket compiles once)",
     )
-    group.add_argument("--layout", choices=["infill", "prompt"], help="override the model directory's layout")
+    group.add_argument(
+        "--layout",
+        choices=LAYOUTS,
+        help="override the model directory's layout (default: its dglsp.json, else FIM tokens give prompt, a chat "
+        "template without them gives chat)",
+    )
     group.add_argument("--allow-pickle", action="store_true", help="also load *.bin weights (can run code)")
     group.add_argument("--trust-remote-code", action="store_true", help="run Python code shipped with the model")
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 BUCKETS = (16, 32, 64, 128, 256)
 # The prefix is cut from the left in steps of this many tokens, so its first token stays put while the user
 # types and the prefix cache keeps hitting.
 PREFIX_CUT_STEP = 128
+CHAT_SPARE = 8
 # What a slot holds before the sampler draws its noise; the model never sees it.
 FILLER = 0
 
@@ -91,6 +93,28 @@ def lay_out(
         return Layout(tuple(head + prefix), build_canvas(slots, [], []))
     prefix = _keep_tail(prefix, room - len(suffix))
     return Layout(tuple(head + prefix), build_canvas(slots, between, suffix))
+
+
+def lay_out_chat(
+    prefix: list[int],
+    suffix: list[int],
+    slots: int,
+    render: Callable[[list[int], list[int]], list[int]],
+    *,
+    max_positions: int,
+    pinned: bool,
+    suffix_share: float = 0.25,
+) -> Layout:
+    """An instruction-tuned model's layout: `render(prefix, suffix)` is its chat prompt, which shows both sides of
+    the gap, in the encoder; the canvas is its answer, with the suffix pinned after it when `pinned`."""
+    # A few positions spare: tokens can merge differently where the code meets the template's text.
+    overhead = len(render([], [])) + CHAT_SPARE
+    room = max_positions - slots - overhead
+    if room <= 0:
+        raise ValueError(f"the chat prompt and the canvas ({slots} slots) do not fit in {max_positions} positions")
+    suffix = suffix[: max(0, int(room * suffix_share))]
+    prefix = _keep_tail(prefix, room - len(suffix) * (2 if pinned else 1))
+    return Layout(tuple(render(prefix, suffix)), build_canvas([slots], [], suffix if pinned else []))
 
 
 def _keep_tail(ids: list[int], budget: int) -> list[int]:

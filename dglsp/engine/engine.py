@@ -6,11 +6,12 @@ import time
 from dataclasses import dataclass, field, replace
 from itertools import groupby
 
-from ..models.base import error_summary
+from ..models import chat
+from ..models.base import CHAT_LAYOUTS, error_summary
 from ..models.loader import LoadedModel
 from .cache import PrefixCache
 from .canvas import Layout as CanvasLayout
-from .canvas import SpecialIds, canvas_size, lay_out
+from .canvas import SpecialIds, canvas_size, lay_out, lay_out_chat
 from .fill_json import MAX_FILL_TOKENS
 from .memory import OutOfMemory, check_fits, is_out_of_memory, release_memory
 from .sampler import Canvasing, Denoised, OnStep, denoise_many
@@ -49,9 +50,14 @@ class Engine:
         self.special = SpecialIds(
             bos=self.denoiser.bos_id, fim_prefix=vocab.get("<|fim_prefix|>"), fim_suffix=vocab.get("<|fim_suffix|>")
         )
+        self.chat = self.denoiser.layout in CHAT_LAYOUTS
+        self.thinking = [(vocab[a], vocab[b]) for a, b in chat.THINKING if a in vocab and b in vocab]
+        self._system_turn = True  # until the chat template refuses one
 
     def encode(self, text: str) -> list[int]:
-        return self.model.tokenizer.encode(text, add_special_tokens=False) if text else []
+        # split_special_tokens: a file that contains `<|endoffill|>` or `<turn|>` as text keeps it as text, and
+        # the model never reads the user's code as its own control tokens.
+        return self.model.tokenizer.encode(text, add_special_tokens=False, split_special_tokens=True) if text else []
 
     def decode(self, ids: list[int]) -> str:
         return self.model.tokenizer.decode(ids, skip_special_tokens=True)
@@ -102,7 +108,7 @@ class Engine:
             for fill, out in zip(active, denoise_many(self.denoiser, canvases), strict=True):
                 self._take(fill, out)
             active = [fill for fill in active if not fill.done]
-        return [fill.result(self.decode) for fill in fills]
+        return [fill.result(lambda ids, r=fill.request: self.answer(r, ids)) for fill in fills]
 
     def prompt(self, request: FillRequest) -> str:
         """What the model sees for the first block of `request`: the encoder's input, then the decoder's canvas
@@ -132,15 +138,59 @@ class Engine:
         return fill
 
     def _lay_out(self, fill: _Fill) -> CanvasLayout:
+        slots = canvas_size(fill.remaining, self.denoiser.max_canvas)
+        if self.chat:
+            if fill.request.holes > 1:
+                raise ValueError(f"several holes need the infill layout, not {self.denoiser.layout}")
+            return lay_out_chat(
+                fill.prefix,
+                fill.suffix,
+                slots,
+                # The answer so far follows the prompt: a long fill goes on in the model's own turn.
+                lambda prefix, suffix: self._chat_prompt(prefix, suffix, fill.request.language) + fill.pieces[0],
+                max_positions=self.context_tokens,
+                pinned=self.denoiser.layout == "chat-pinned",
+            )
         return lay_out(
             fill.prefix + fill.pieces[0],
             fill.suffix,
-            [canvas_size(fill.remaining, self.denoiser.max_canvas)] * fill.request.holes,
+            [slots] * fill.request.holes,
             self.special,
             max_positions=self.context_tokens,
             between=fill.between,
             layout=self.denoiser.layout,
         )
+
+    def _chat_prompt(self, prefix: list[int], suffix: list[int], language: str | None) -> list[int]:
+        """The model's chat template around the gap's conversation (models/chat.py), thinking off; code that
+        contains the template's control tokens stays text."""
+        from jinja2 import TemplateError
+
+        conversation = chat.messages(self.decode(prefix), self.decode(suffix), language)
+
+        def render(turns: list[dict]) -> list[int]:
+            return self.model.tokenizer.apply_chat_template(
+                turns,
+                add_generation_prompt=True,
+                enable_thinking=False,
+                sanitize_control_tokens=True,
+                return_dict=False,
+            )
+
+        if self._system_turn:
+            try:
+                return list(render(conversation))
+            except TemplateError:  # "System role not supported" (Gemma 2 and 3, Mistral)
+                self._system_turn = False
+        return list(render(chat.merged(conversation)))
+
+    def answer(self, request: FillRequest, ids: list[int]) -> str:
+        """A fill's text from its tokens: decoded, and for a chat layout cleaned of thinking, a code fence and
+        echoes of the code around the gap."""
+        if not self.chat:
+            return self.decode(ids)
+        said = self.decode(chat.without_thinking(ids, self.thinking))
+        return chat.answer_text(said, request.prefix, request.suffix)
 
     def _canvas(self, fill: _Fill) -> Canvasing:
         """The next block of `fill` laid out, its prefix encoded (or found in the cache)."""

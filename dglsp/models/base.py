@@ -9,7 +9,12 @@ from typing import Any, Literal, get_args
 import torch
 
 Noise = Literal["uniform", "absorbing"]
-Layout = Literal["infill", "prompt"]
+# infill: dglsp's own (prefix in the encoder, suffix pinned after the canvas); prompt: FIM tokens in the encoder;
+# chat / chat-pinned: an instruction-tuned model's chat template shows both sides (models/chat.py), the canvas is
+# its answer, with the suffix pinned after it in chat-pinned.
+Layout = Literal["infill", "prompt", "chat", "chat-pinned"]
+LAYOUTS: tuple[str, ...] = get_args(Layout)
+CHAT_LAYOUTS = ("chat", "chat-pinned")
 # DiffusionGemma's decoder step: dynamic shapes, fixed (bucketed) shapes, or fixed shapes under torch.compile
 # (CUDA graphs on a GPU). See models/static_decoder.py.
 Decoder = Literal["dynamic", "static", "compiled"]

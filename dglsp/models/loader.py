@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from .base import DECODERS, Decoder, Denoiser, Layout, ModelError, Quantize, error_summary
+from .base import CHAT_LAYOUTS, DECODERS, LAYOUTS, Decoder, Denoiser, Layout, ModelError, Quantize, error_summary
 from .tokenizer import END_OF_FILL
 
 DGLSP_FILE = "dglsp.json"  # dglsp's own notes about a model directory: its layout and end-of-fill token
@@ -23,7 +23,7 @@ class LoadOptions:
     quantize: Quantize | None = None
     allow_pickle: bool = False
     trust_remote_code: bool = False
-    layout: Layout | None = None  # None: what the model directory says, else "prompt" for foreign checkpoints
+    layout: Layout | None = None  # None: what the model directory says, else what its tokenizer allows
     # DiffusionGemma decoder step: dynamic shapes, fixed (bucketed) shapes, or fixed shapes under torch.compile
     # (CUDA graphs on a GPU). See models/static_decoder.py.
     decoder: Decoder = "dynamic"
@@ -103,7 +103,7 @@ def load_model(path: str | os.PathLike | None = None, options: LoadOptions | Non
 
         model = _from_pretrained(DiffusionGemmaForBlockDiffusion, root, kwargs)
         _own_memory(model, device)
-        layout = options.layout or notes.get("layout", "prompt")
+        layout = pick_layout(options.layout or notes.get("layout"), tokenizer, root)
         if options.decoder not in DECODERS:
             raise ModelError(f"unknown decoder {options.decoder!r}: use {', '.join(DECODERS)}")
         if kwargs.get("device_map") is None:
@@ -125,6 +125,7 @@ def load_model(path: str | os.PathLike | None = None, options: LoadOptions | Non
 
     if kwargs.get("device_map") is None:
         model.to(device)
+    generation_config = read_optional_json(root / "generation_config.json")
     stop_ids = {
         t
         for t in (
@@ -132,6 +133,7 @@ def load_model(path: str | os.PathLike | None = None, options: LoadOptions | Non
             tokenizer.pad_token_id,
             tokenizer.sep_token_id,
             tokenizer.get_vocab().get(notes.get("end_of_fill", END_OF_FILL)),
+            *_token_ids(generation_config.get("eos_token_id")),  # a chat model's end of turn is listed here
         )
         if t is not None
     }
@@ -142,7 +144,7 @@ def load_model(path: str | os.PathLike | None = None, options: LoadOptions | Non
         path=root,
         family=family,
         stop_ids=frozenset(stop_ids),
-        generation_config=read_optional_json(root / "generation_config.json"),
+        generation_config=generation_config,
         info={
             "family": family,
             "layout": denoiser.layout,
@@ -156,6 +158,27 @@ def load_model(path: str | os.PathLike | None = None, options: LoadOptions | Non
             "max_positions": denoiser.max_positions,
         },
     )
+
+
+def pick_layout(wanted: str | None, tokenizer, root: Path) -> Layout:
+    """The layout asked for, else the one the tokenizer allows: FIM tokens give `prompt`; a chat template without
+    them gives `chat` (an instruction-tuned checkpoint such as DiffusionGemma's released `-it`); else `prompt`,
+    which then shows the prefix alone."""
+    vocab = tokenizer.get_vocab()
+    has_fim = "<|fim_prefix|>" in vocab and "<|fim_suffix|>" in vocab
+    has_chat = bool(getattr(tokenizer, "chat_template", None))
+    if wanted is None:
+        return "chat" if has_chat and not has_fim else "prompt"
+    if wanted not in LAYOUTS:
+        raise ModelError(f"unknown layout {wanted!r}: use {', '.join(LAYOUTS)}")
+    if wanted in CHAT_LAYOUTS and not has_chat:
+        raise ModelError(f"layout {wanted!r} needs a chat template, and the tokenizer in {root} has none")
+    return wanted  # type: ignore[return-value]
+
+
+def _token_ids(value) -> list[int]:
+    values = value if isinstance(value, list) else [value]
+    return [v for v in values if isinstance(v, int)]
 
 
 def _read_json(path: Path) -> dict:

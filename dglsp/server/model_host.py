@@ -31,6 +31,7 @@ class ModelState:
     state: str = "idle"  # idle | loading | ready | error
     path: str = ""
     device: str = ""
+    layout: str = ""  # how the gap is shown to the model (models/base.py Layout); "" for a backend
     error: str = ""
     load_ms: float = 0.0
     generation: int = 0  # bumps on every load, so cached fills of an older model are not served
@@ -84,6 +85,7 @@ class ModelHost:
         self.engine = engine
         self.status.state = "ready"
         self.status.device = str(model.denoiser.device)
+        self.status.layout = model.info["layout"]
         self.status.load_ms = (time.perf_counter() - start) * 1000
         return self.status
 

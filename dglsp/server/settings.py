@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..engine.types import SamplerConfig
-from ..models.base import DECODERS, QUANTIZE
+from ..models.base import DECODERS, LAYOUTS, QUANTIZE
 from ..models.fim import FIM_FORMATS
 from ..serving.backends import parse_backend
 
@@ -72,6 +72,13 @@ class Settings:
     dtype: str = setting("auto", "Model dtype: auto, float32, float16 or bfloat16.", model=True)
     quantize: str | None = setting(
         None, "Quantize the model's weights (CUDA only).", choices=(*QUANTIZE, None), model=True
+    )
+    layout: str | None = setting(
+        None,
+        "How the gap is shown to the model (null: the model directory's dglsp.json, else FIM tokens give prompt and "
+        "a chat template without them gives chat). chat-pinned also pins the code after the gap in the canvas.",
+        choices=(*LAYOUTS, None),
+        model=True,
     )
     decoder: str = setting(
         "dynamic",

@@ -10,16 +10,10 @@ from __future__ import annotations
 import re
 
 from ..engine.types import FillRequest
+from ..models import chat
 from ..models.fim import END_TOKENS, FimFormat, fim_format, format_for_model
 from .ar_backend import ArBackend, Middle
 from .client import RemoteDenoiser
-
-GAP = "<FILL>"
-CHAT_SYSTEM = (
-    f"You fill a gap in a file. The user sends the file with the gap marked {GAP}. Answer with exactly the text "
-    f"that replaces {GAP}: no explanation, no code fence, nothing that is already before or after the gap."
-)
-FENCED = re.compile(r"^\s*```[^\n]*\n(.*?)\n?```\s*$", re.DOTALL)
 
 
 class OpenAiBackend(ArBackend):
@@ -54,10 +48,10 @@ class OpenAiBackend(ArBackend):
             answer = self.http.call("POST", "/v1/completions", body, on_step)
             text = _choice(answer, lambda c: c.get("text", ""))
         else:
-            shown = f"```{request.language or ''}\n{prefix}{GAP}{suffix}\n```"
-            body["messages"] = [{"role": "system", "content": CHAT_SYSTEM}, {"role": "user", "content": shown}]
+            body["messages"] = chat.messages(prefix, suffix, request.language)
             answer = self.http.call("POST", "/v1/chat/completions", body, on_step)
-            text = _unfenced(_choice(answer, lambda c: (c.get("message") or {}).get("content") or ""))
+            content = _choice(answer, lambda c: (c.get("message") or {}).get("content") or "")
+            text = chat.answer_text(content, prefix, suffix)
         if answer is None:
             return None
         usage = answer.get("usage") or {}
@@ -77,8 +71,3 @@ def _cut_at_end(text: str) -> str:
     """Up to the first end-of-middle sentinel a server left in the text (not every server stops on them)."""
     cuts = [text.find(t) for t in END_TOKENS if t in text]
     return text[: min(cuts)] if cuts else text
-
-
-def _unfenced(text: str) -> str:
-    fenced = FENCED.match(text)
-    return fenced[1] if fenced else text

@@ -17,3 +17,12 @@ def test_init_model_writes_a_model_that_loads(tmp_path, capsys):
     assert main(["init-model", "--out", str(tmp_path / "m"), "--family", "masked"]) == 0
     assert main(["doctor", "--model", str(tmp_path / "m")]) == 0
     assert "masked" in capsys.readouterr().out
+
+
+def test_doctor_on_a_directory_shaped_as_googles_release(google_dir, capsys):
+    # Sharded bf16 safetensors with their index, a vision tower, a chat template and no FIM tokens or dglsp.json.
+    assert main(["doctor", "--model", str(google_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "diffusion_gemma (chat layout)" in out and "test fill" in out
+    rows = {line.split()[1]: line for line in out.splitlines() if line.startswith("weights ")}
+    assert "vision" in rows and "experts" in rows

@@ -176,3 +176,30 @@ def test_show_prompt_prints_what_the_model_sees_and_still_fills(dg_dir, tmp_path
     assert "[16 slots]" in canvas and "print(add(1, 2))" in canvas  # 8 tokens + end-of-fill: a 16-slot bucket
     code, _, err = run_cli([*args, "--backend", "http://127.0.0.1:9"], "", monkeypatch, capsys)
     assert code == 2 and "needs a local model" in err
+
+
+def test_a_directory_shaped_as_googles_release_fills_through_its_chat_template(
+    google_dir, tmp_path, monkeypatch, capsys
+):
+    source = tmp_path / "add.py"
+    source.write_text("def add(a, b):\n    return \n\n\nprint(add(1, 2))\n")
+    args = ["fill", f"{source}:2:12", "--model", str(google_dir), "--steps", "2", "--max-tokens", "8", "--show-prompt"]
+    code, out, err = run_cli(args, "", monkeypatch, capsys)
+    encoder, canvas = err.split("--- encoder: ")[1].split("--- decoder canvas: ")
+    assert code == 0 and out.endswith("\n")
+    assert "<|turn>user\n```python\ndef add(a, b):\n    return <FILL>\n\n\nprint(add(1, 2))\n\n```" in encoder
+    assert canvas.splitlines()[1] == "[16 slots]"  # chat: the answer alone
+    code, _, err = run_cli([*args, "--layout", "chat-pinned"], "", monkeypatch, capsys)
+    assert code == 0 and "[16 slots]\n\n\nprint(add(1, 2))\n" in err.split("--- decoder canvas: ")[1]
+
+
+def test_a_chat_layout_on_a_model_without_a_chat_template_is_one_clear_line(dg_dir, tmp_path, monkeypatch, capsys):
+    source = tmp_path / "add.py"
+    source.write_text("x = \n")
+    code, out, err = run_cli(
+        ["fill", f"{source}:1:5", "--model", str(dg_dir), "--layout", "chat"], "", monkeypatch, capsys
+    )
+    assert code == 2 and out == ""
+    assert err.strip().endswith(
+        "layout 'chat' needs a chat template, and the tokenizer in " + str(dg_dir) + " has none"
+    )
