@@ -13,7 +13,7 @@ from ..engine.engine import Engine
 from ..engine.types import FillRequest
 from ..models.base import ModelError
 from ..models.loader import resolve_model_path
-from ..models.weights import weight_breakdown
+from ..models.weights import unquantized_note, weight_breakdown
 from ..report.tables import render_table
 from .options import CliError, add_model_flags, load
 
@@ -49,6 +49,9 @@ def run(args: argparse.Namespace) -> int:
     )
     for line in weight_table(model.denoiser.model).splitlines():
         say(f"weights       {line}")
+    note = unquantized_note(weight_breakdown(model.denoiser.model), info["quantize"])
+    if note:
+        say(f"note          {note}")
     engine = Engine(model)
     try:
         engine.fill(SMOKE)  # the first call pays one-time costs; time the second

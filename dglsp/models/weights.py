@@ -45,3 +45,26 @@ def weight_breakdown(model: torch.nn.Module) -> list[WeightKind]:
         entry.bytes += param.numel() * param.element_size()
         entry.dtypes.add(str(param.dtype).removeprefix("torch."))
     return [k for k in kinds.values() if k.parameters]
+
+
+def unquantized_note(kinds: list[WeightKind], quantize: str | None) -> str | None:
+    """What a user who asked for `quantize` should know when the largest weights stayed as they were."""
+    if not quantize:
+        return None
+    total = sum(k.bytes for k in kinds) or 1
+    left = [k for k in kinds if not k.quantized and k.kind != "norms and scales"]
+    if not left:
+        return None
+    big = max(left, key=lambda k: k.bytes)
+    share = big.bytes / total
+    if share < 0.25:
+        return None
+    hint = (
+        " (bitsandbytes quantizes Linear layers only; --quantize fp8 reaches the experts)"
+        if big.kind == "experts"
+        else ""
+    )
+    return (
+        f"--quantize {quantize} left the {big.kind} unquantized: {big.bytes / 1e9:.2f} GB, "
+        f"{100 * share:.0f}% of the weight memory, stays {'/'.join(sorted(big.dtypes))}{hint}"
+    )

@@ -38,3 +38,26 @@ def test_doctor_prints_the_breakdown(dg_dir):
     rows = [line.split() for line in done.stdout.splitlines() if line.startswith("weights")]
     assert done.returncode == 0 and rows[0][1:] == ["kind", "parameters", "MB", "dtype", "quantized"]
     assert any(row[1] == "experts" for row in rows) and rows[-1][1] == "total"
+
+
+def kind(name: str, gb: float, dtype: str):
+    from dglsp.models.weights import WeightKind
+
+    return WeightKind(name, parameters=int(gb * 1e9 / 2), bytes=int(gb * 1e9), dtypes={dtype})
+
+
+def test_doctor_says_when_a_quantization_left_the_experts_as_they_were():
+    from dglsp.models.weights import unquantized_note
+
+    # DiffusionGemma 26B-A4B under bitsandbytes 4-bit: its Linear layers shrink, its 3-D experts do not.
+    bnb = [kind("experts", 45.6, "bfloat16"), kind("attention", 0.6, "uint8"), kind("embeddings", 1.5, "bfloat16")]
+    note = unquantized_note(bnb, "4bit")
+    assert note.startswith("--quantize 4bit left the experts unquantized: 45.60 GB, 96% of the weight memory")
+    assert "--quantize fp8 reaches the experts" in note
+    fp8 = [
+        kind("experts", 22.8, "float8_e4m3fn"),
+        kind("attention", 0.6, "float8_e4m3fn"),
+        kind("norms", 0.1, "bfloat16"),
+    ]
+    assert unquantized_note(fp8, "fp8") is None
+    assert unquantized_note(bnb, None) is None  # nothing was asked for
