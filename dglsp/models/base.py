@@ -19,8 +19,9 @@ CHAT_LAYOUTS = ("chat", "chat-pinned")
 # (CUDA graphs on a GPU). See models/static_decoder.py.
 Decoder = Literal["dynamic", "static", "compiled"]
 DECODERS: tuple[str, ...] = get_args(Decoder)
-# CUDA only. fp8: transformers' FineGrainedFP8, experts included; 4bit/8bit: bitsandbytes, nn.Linear layers only,
-# so DiffusionGemma's 3-D experts (most of its weights) stay as they are (`dglsp doctor` shows which kinds are).
+# CUDA only. fp8: transformers' FineGrainedFP8, experts included; 4bit: bitsandbytes nf4 for nn.Linear layers and
+# dglsp's own 4-bit packing for DiffusionGemma's 3-D experts (models/expert_quant.py), which bitsandbytes does not
+# reach; 8bit: bitsandbytes, nn.Linear layers only (`dglsp doctor` says what stayed as it was).
 Quantize = Literal["fp8", "4bit", "8bit"]
 QUANTIZE: tuple[str, ...] = get_args(Quantize)
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 
 from .base import CHAT_LAYOUTS, DECODERS, LAYOUTS, Decoder, Denoiser, Layout, ModelError, Quantize, error_summary
+from .expert_quant import quantize_experts
 from .tokenizer import END_OF_FILL
 
 DGLSP_FILE = "dglsp.json"  # dglsp's own notes about a model directory: its layout and end-of-fill token
@@ -102,6 +103,8 @@ def load_model(path: str | os.PathLike | None = None, options: LoadOptions | Non
         from .diffusion_gemma import DiffusionGemmaDenoiser
 
         model = _from_pretrained(DiffusionGemmaForBlockDiffusion, root, kwargs)
+        if options.quantize == "4bit":
+            quantize_experts(model)  # bitsandbytes packed the Linear layers; the 3-D experts are dglsp's to pack
         _own_memory(model, device)
         layout = pick_layout(options.layout or notes.get("layout"), tokenizer, root)
         if options.decoder not in DECODERS:
