@@ -25,6 +25,7 @@ from ..engine.types import SamplerConfig
 from ..models.base import DECODERS
 from ..models.blank import VISION_STUB
 from ..models.diffusion_gemma import DiffusionGemmaDenoiser
+from ..models.expert_quant import quantize_experts
 from ..report.tables import render_table
 from .engine_speed import median_ms
 
@@ -200,6 +201,11 @@ def memory_gb(device: torch.device, model: torch.nn.Module) -> float:
     """Peak GPU memory allocated; elsewhere the model's own tensors."""
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 1e9
+    return weights_gb(model)
+
+
+def weights_gb(model: torch.nn.Module) -> float:
+    """The model's own tensors (shared ones once)."""
     tensors = [*model.parameters(), *model.buffers()]
     return sum(t.numel() * t.element_size() for t in tensors) / 1e9
 
@@ -229,7 +235,7 @@ def measure(
             "torch": torch.__version__,
         }
     )
-    bar = tqdm(total=3 + len(prefills) + len(decoders) * len(canvases), desc="gpu-shape", disable=not progress)
+    bar = tqdm(total=4 + len(prefills) + len(decoders) * len(canvases), desc="gpu-shape", disable=not progress)
     if progress:
         report.on_row = lambda row: bar.write("  ".join(c for c in row.cells() if c), file=sys.stderr)
     gen = torch.Generator(device="cpu").manual_seed(0)
@@ -304,7 +310,20 @@ def _diffusion_rows(report, shape, dev, dtype, prefills, canvases, suffix, decod
     rate = full * 1000 / fill_ms
     report.add(f"fill of {full} tokens through the sampler ({fastest})", rate, "tokens/s")
     bar.update()
+    _four_bit_experts(report, model, state, dev, full, repeats, ids)
+    bar.update()
     return rate
+
+
+def _four_bit_experts(report, model, state, dev, size, repeats, ids) -> None:
+    """The same model with its experts packed as `--quantize 4bit` packs them: memory and a decoder step."""
+    quantize_experts(model)
+    report.add("memory, weights with 4-bit experts (Linear layers as they were)", weights_gb(model), "GB")
+    stepper = DiffusionGemmaDenoiser(model)
+    canvas = torch.tensor([ids(size)], device=dev)
+    logits = stepper.logits(state, canvas, None)
+    ms = median_ms(lambda: stepper.logits(state, canvas, logits), repeats, dev)
+    report.add(f"decoder step, dynamic, 4-bit experts, canvas {size}", ms, "ms")
 
 
 def ar_decode_rate(shape: str, dev: torch.device, dtype: torch.dtype, prompt: int, tokens: int, ids) -> float:

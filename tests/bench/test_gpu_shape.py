@@ -50,6 +50,9 @@ def test_a_run_at_the_tiny_shape_reports_every_measure():
         assert f"decoder step, {mode}, canvas 16 + 64 pinned suffix" in names
     assert {"prefill 64 tokens", "prefill 256 tokens", "autoregressive decode, batch 1, KV cache"} <= set(names)
     assert all(r.value > 0 for r in report.rows)
+    packed = report.value("memory, weights with 4-bit experts (Linear layers as they were)")
+    assert packed < report.value("memory, weights (float32)")
+    assert report.value("decoder step, dynamic, 4-bit experts, canvas 32") > 0
     ratio = report.value("diffusion fill / autoregressive decode")
     fill = next(r.value for r in report.rows if r.measure.startswith("fill of 32 tokens"))
     assert ratio == pytest.approx(fill / report.value("autoregressive decode, batch 1, KV cache"))
