@@ -91,7 +91,7 @@ class BatchedStep:
             conditioning = torch.cat([sc.to(self.dtype) for sc in self_conditioning], dim=1)
         out = self.model(
             decoder_input_ids=torch.cat(canvases, dim=1),
-            past_key_values=self._packed.cache,
+            cache=self._packed.cache,
             self_conditioning_logits=conditioning,
             decoder_position_ids=positions[None],
             decoder_attention_mask=packed_masks(self._packed, canvas_rows, self.dtype, self.additive),

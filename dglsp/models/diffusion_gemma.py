@@ -46,7 +46,7 @@ class DiffusionGemmaDenoiser(Denoiser):
         start = len(state.ids)
         tokens = torch.tensor([ids], dtype=torch.long, device=self.device)
         positions = torch.arange(start, start + len(ids), device=self.device)[None]
-        self.model.model.encoder(input_ids=tokens, past_key_values=state.kv, position_ids=positions)
+        self.model.model.encoder(input_ids=tokens, cache=state.kv, position_ids=positions)
         state.ids.extend(ids)
         state.view = None
         self.encoded_tokens += len(ids)
@@ -97,7 +97,7 @@ class DiffusionGemmaDenoiser(Denoiser):
             self_conditioning = self_conditioning.to(self._embed_dtype)
         out = self.model(
             decoder_input_ids=canvas,
-            past_key_values=self._decoder_view(state),
+            cache=self._decoder_view(state),
             self_conditioning_logits=self_conditioning,
             decoder_position_ids=positions,
         )

@@ -15,6 +15,7 @@ from .tokenizer import END_OF_FILL
 
 DGLSP_FILE = "dglsp.json"  # dglsp's own notes about a model directory: its layout and end-of-fill token
 DEFAULT_MODEL_DIR = Path(__file__).parent / "default"
+QUIET_BELOW_BYTES = 1 << 30  # weights that load without a progress bar
 
 
 @dataclass(frozen=True)
@@ -282,12 +283,22 @@ def _quantization_config(quantize: str, dtype: torch.dtype):
 
 
 def _from_pretrained(cls, root: Path, kwargs: dict):
+    from transformers.utils import logging as hf_logging
+
+    # transformers' "Loading weights" bar is worth it for a model that takes a while, noise for one that loads
+    # in a blink (the shipped model, every `dglsp fill`).
+    shown = hf_logging.is_progress_bar_enabled()
+    if sum(f.stat().st_size for f in root.glob("*.safetensors")) < QUIET_BELOW_BYTES:
+        hf_logging.disable_progress_bar()
     try:
         return cls.from_pretrained(str(root), **kwargs)
     except (OSError, ValueError, RuntimeError, KeyError) as exc:
         raise ModelError(f"cannot load the model in {root}: {error_summary(exc)}") from exc
     except Exception as exc:  # safetensors raises its own error types for a damaged file
         raise ModelError(f"cannot load the model in {root}: {type(exc).__name__}: {error_summary(exc)}") from exc
+    finally:
+        if shown:
+            hf_logging.enable_progress_bar()
 
 
 def _load_masked(root: Path, kwargs: dict, options: LoadOptions):

@@ -136,7 +136,7 @@ class StaticDecoder:
     def _forward(self, tokens, cache, self_conditioning, positions, masks) -> torch.Tensor:
         return self.model(
             decoder_input_ids=tokens,
-            past_key_values=cache,
+            cache=cache,
             self_conditioning_logits=self_conditioning,
             decoder_position_ids=positions,
             decoder_attention_mask=masks,

@@ -138,7 +138,7 @@ def logits_of(model: DiffusionGemmaForBlockDiffusion, batch: Batch, self_conditi
         input_ids=batch.prefix,
         attention_mask=batch.prefix_mask,
         position_ids=batch.prefix_pos,
-        past_key_values=DynamicCache(config=model.config.text_config),
+        cache=DynamicCache(config=model.config.text_config),
         decoder_input_ids=batch.noised,
         decoder_attention_mask=batch.decoder_mask,
         decoder_position_ids=batch.decoder_pos,

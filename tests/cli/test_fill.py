@@ -121,6 +121,8 @@ def test_real_command_round_trip(dg_dir):
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert len(lines) == 2 and "completion" in json.loads(lines[0]) and "error" in json.loads(lines[1])
+    # What a user sees on stderr: dglsp's own progress, no library deprecations, no bar for a model this small.
+    assert "Warning" not in proc.stderr and "Loading weights" not in proc.stderr, proc.stderr
 
 
 @pytest.mark.parametrize(
