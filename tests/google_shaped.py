@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from dglsp.models.blank import SIZES, new_diffusion_gemma, stdlib_files
+from dglsp.models.tokenizer import train_bpe
 
 PAD, EOS, BOS, UNK, MASK = "<pad>", "<eos>", "<bos>", "<unk>", "<mask>"
 TURN, END_TURN, CHANNEL, END_CHANNEL, THINK = "<|turn>", "<turn|>", "<|channel>", "<channel|>", "<|think|>"
@@ -35,18 +35,9 @@ CHAT_TEMPLATE = (
 def gemma_like_tokenizer(vocab_size: int = 512, chat_template: str | None = CHAT_TEMPLATE):
     from transformers import PreTrainedTokenizerFast
 
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        special_tokens=SPECIAL,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    tok.train_from_iterator((p.read_text(encoding="utf-8") for p in stdlib_files(12)), trainer)
+    texts = (p.read_text(encoding="utf-8") for p in stdlib_files(12))
     return PreTrainedTokenizerFast(
-        tokenizer_object=tok,
+        tokenizer_object=train_bpe(texts, vocab_size, SPECIAL),
         pad_token=PAD,
         eos_token=EOS,
         bos_token=BOS,

@@ -21,18 +21,8 @@ def train_tokenizer(files: Iterable[str | Path], vocab_size: int):
 def train_tokenizer_on_texts(texts: Iterable[str], vocab_size: int):
     from transformers import PreTrainedTokenizerFast
 
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        special_tokens=SPECIAL_TOKENS,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    tok.train_from_iterator(texts, trainer)
     return PreTrainedTokenizerFast(
-        tokenizer_object=tok,
+        tokenizer_object=train_bpe(texts, vocab_size, SPECIAL_TOKENS),
         pad_token=PAD,
         eos_token=EOS,
         bos_token=BOS,
@@ -40,3 +30,18 @@ def train_tokenizer_on_texts(texts: Iterable[str], vocab_size: int):
         additional_special_tokens=[END_OF_FILL, FIM_PREFIX, FIM_SUFFIX, FIM_MIDDLE],
         clean_up_tokenization_spaces=False,
     )
+
+
+def train_bpe(texts: Iterable[str], vocab_size: int, special_tokens: list[str]) -> Tokenizer:
+    """A byte-level BPE trained on `texts`, its special tokens first in the given order."""
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=special_tokens,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(texts, trainer)
+    return tok
