@@ -17,6 +17,7 @@ from ..engine.types import FillRequest
 from ..models.blank import stdlib_files
 from ..models.loader import LoadedModel
 from ..report.tables import render_table
+from .step_profile import StepProfile, profile_step
 
 
 @dataclass
@@ -26,6 +27,7 @@ class SpeedReport:
     suffix_tokens: int
     steps: int
     rows: list[tuple[str, float]] = field(default_factory=list)
+    profile: StepProfile | None = None  # the first canvas's decoder step, when asked for
 
     def table(self) -> str:
         head = (
@@ -34,7 +36,8 @@ class SpeedReport:
             f"pinned suffix {self.suffix_tokens} tokens"
         )
         rows = [["measure", "median ms"], *([name, f"{ms:.1f}"] for name, ms in self.rows)]
-        return head + "\n" + render_table(rows, "plain", "<>")
+        text = head + "\n" + render_table(rows, "plain", "<>")
+        return text if self.profile is None else text + "\n\n" + self.profile.table()
 
 
 def sample_code(engine: Engine, tokens: int) -> str:
@@ -71,6 +74,7 @@ def measure(
     canvases: tuple[int, ...] = (32, 64),
     steps: int = 16,
     repeats: int = 10,
+    profile: bool = False,
 ) -> SpeedReport:
     engine = Engine(model)
     denoiser = engine.denoiser
@@ -93,12 +97,12 @@ def measure(
 
     state = prefill()
     jobs = [("encoder prefill (cold)", prefill)]
+    steps_by_canvas = {}
     for size, layout in layouts.items():
         tokens = torch.tensor([layout.canvas.tokens], device=denoiser.device)
         logits = denoiser.logits(state, tokens, None)
-        jobs.append(
-            (f"decoder step, canvas {size} + suffix", lambda t=tokens, lg=logits: denoiser.logits(state, t, lg))
-        )
+        steps_by_canvas[size] = lambda t=tokens, lg=logits: denoiser.logits(state, t, lg)
+        jobs.append((f"decoder step, canvas {size} + suffix", steps_by_canvas[size]))
     # The sampler's per-step draw over the open slots of the largest canvas: torch.multinomial against the default.
     probs = torch.softmax(logits[0, : canvases[-1]], dim=-1)
     rng = torch.Generator(device=denoiser.device).manual_seed(0)
@@ -129,4 +133,6 @@ def measure(
         jobs.append((f"fill, canvas {size}, {steps} steps, cache warm", warm))
     for name, fn in tqdm(jobs, desc="engine-speed", unit="measure", disable=None):
         report.rows.append((name, median_ms(fn, repeats, denoiser.device)))
+    if profile:
+        report.profile = profile_step(steps_by_canvas[canvases[0]], repeats)
     return report

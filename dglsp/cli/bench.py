@@ -38,6 +38,9 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     speed.add_argument("--steps", type=int, default=16, help="denoising steps per timed fill")
     speed.add_argument("--repeats", type=int, default=10)
     speed.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
+    speed.add_argument(
+        "--profile", action="store_true", help="also show where a decoder step's time goes, by kind of operator"
+    )
     shape = parser.add_argument_group("gpu-shape: DiffusionGemma 26B-A4B's shape, random weights, vs autoregressive")
     shape.add_argument(
         "--gpu-shape",
@@ -120,12 +123,15 @@ def _engine_speed(args: argparse.Namespace) -> int:
         canvases=tuple(int(c) for c in args.canvas.split(",")),
         steps=args.steps,
         repeats=args.repeats,
+        profile=args.profile,
     )
     print(report.table())
     if args.out:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         payload = {"model": report.model, "prefix_tokens": report.prefix_tokens, "rows": dict(report.rows)}
+        if report.profile is not None:
+            payload["profile"] = asdict(report.profile)
         (out / "engine-speed.json").write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
     return 0
 

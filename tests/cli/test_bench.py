@@ -191,3 +191,13 @@ def test_engine_speed_runs_on_the_threads_asked_for(dg_dir, capsys):
         torch.set_num_threads(before)
     code, _, err = run_bench(capsys, "--suite", "engine-speed", "--model", str(dg_dir), "--threads", "-1")
     assert code == 2 and "--threads must be at least 0" in err
+
+
+def test_the_engine_speed_suite_profiles_its_first_canvas(dg_dir, tmp_path, capsys):
+    code, text, _ = run_bench(
+        capsys, "--suite", "engine-speed", "--model", str(dg_dir), "--prefix-tokens", "64", "--suffix-tokens", "8",
+        "--canvas", "16", "--steps", "2", "--repeats", "2", "--profile", "--out", str(tmp_path),
+    )  # fmt: skip
+    assert code == 0 and "where a step's time goes" in text and "matrix products" in text
+    profile = json.loads((tmp_path / "engine-speed.json").read_text())["profile"]
+    assert profile["step_ms"] > 0 and profile["kinds"]["matrix products"][0] > 0
