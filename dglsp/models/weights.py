@@ -60,7 +60,7 @@ def unquantized_note(kinds: list[WeightKind], quantize: str | None) -> str | Non
     if share < 0.25:
         return None
     hint = (
-        " (bitsandbytes quantizes Linear layers only; --quantize fp8 reaches the experts)"
+        " (bitsandbytes quantizes Linear layers only; --quantize fp8 or 4bit reach the experts)"
         if big.kind == "experts"
         else ""
     )

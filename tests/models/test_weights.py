@@ -49,11 +49,11 @@ def kind(name: str, gb: float, dtype: str):
 def test_doctor_says_when_a_quantization_left_the_experts_as_they_were():
     from dglsp.models.weights import unquantized_note
 
-    # DiffusionGemma 26B-A4B under bitsandbytes 4-bit: its Linear layers shrink, its 3-D experts do not.
+    # DiffusionGemma 26B-A4B under bitsandbytes 8-bit: its Linear layers shrink, its 3-D experts do not.
     bnb = [kind("experts", 45.6, "bfloat16"), kind("attention", 0.6, "uint8"), kind("embeddings", 1.5, "bfloat16")]
-    note = unquantized_note(bnb, "4bit")
-    assert note.startswith("--quantize 4bit left the experts unquantized: 45.60 GB, 96% of the weight memory")
-    assert "--quantize fp8 reaches the experts" in note
+    note = unquantized_note(bnb, "8bit")
+    assert note.startswith("--quantize 8bit left the experts unquantized: 45.60 GB, 96% of the weight memory")
+    assert "--quantize fp8 or 4bit reach the experts" in note
     fp8 = [
         kind("experts", 22.8, "float8_e4m3fn"),
         kind("attention", 0.6, "float8_e4m3fn"),
