@@ -199,7 +199,7 @@ class Engine:
         state = self._state(list(fill.layout.prefix))
         fill.encoded += self.denoiser.encoded_tokens - encoded_before
         config = replace(fill.config, seed=fill.config.seed + fill.blocks)
-        return Canvasing.start(self.denoiser, state, fill.layout.canvas, config, fill.on_step)
+        return Canvasing.start(self.denoiser, state, fill.layout.canvas, config, fill.on_step, self.model.stop_ids)
 
     def _take(self, fill: _Fill, out: Denoised) -> None:
         request = fill.request

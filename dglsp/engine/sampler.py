@@ -101,7 +101,9 @@ class Schedule(Protocol):
 
     def answer(self, accepted: torch.Tensor, sampled: torch.Tensor, guess: torch.Tensor) -> torch.Tensor: ...
 
-    def done(self, answer: torch.Tensor, mean_entropy: float, open_slots: int) -> bool: ...
+    def done(self, answer: torch.Tensor, entropy: torch.Tensor, rows: torch.Tensor, open_slots: int) -> bool:
+        """`entropy` of each of this step's open slots, `rows` their positions; `open_slots` left after it."""
+        ...
 
 
 @dataclass
@@ -109,6 +111,8 @@ class EntropyBound:
     """DiffusionGemma's reference schedule: parallel acceptance under an entropy bound, adaptive stop."""
 
     config: SamplerConfig
+    ends: frozenset[int] = frozenset()  # tokens that end a fill (for `stop_on="fill"`)
+    holes: tuple[range, ...] = ()
     history: list[torch.Tensor] = field(default_factory=list)  # the last `stability` answers
     commits: bool = field(default=False, init=False)
 
@@ -122,11 +126,33 @@ class EntropyBound:
         # The reference answers with the argmax even where it accepted a drawn token.
         return guess
 
-    def done(self, answer: torch.Tensor, mean_entropy: float, open_slots: int) -> bool:
+    def done(self, answer: torch.Tensor, entropy: torch.Tensor, rows: torch.Tensor, open_slots: int) -> bool:
+        if open_slots == 0:
+            return True
+        watched = self.fill_positions(answer) if self.config.stop_on == "fill" and self.ends else None
         k = self.config.stability
-        stable = k == 0 or (len(self.history) >= k and all(torch.equal(past, answer) for past in self.history[-k:]))
-        self.history = [*self.history, answer][-k:] if k else []
-        return (stable and mean_entropy < self.config.confidence) or open_slots == 0
+        history, self.history = self.history, [*self.history, answer][-k:] if k else []
+        if watched is None:
+            stable = k == 0 or (len(history) >= k and all(torch.equal(past, answer) for past in history[-k:]))
+            return stable and float(entropy.mean()) < self.config.confidence
+        stable = k == 0 or (
+            len(history) >= k and all(torch.equal(past[0, watched], answer[0, watched]) for past in history[-k:])
+        )
+        open_watched = entropy[torch.isin(rows, watched)]
+        confident = open_watched.numel() == 0 or float(open_watched.mean()) < self.config.confidence
+        return stable and confident
+
+    def fill_positions(self, answer: torch.Tensor) -> torch.Tensor:
+        """The canvas positions the fill is made of: each hole's slots up to and including its first end token
+        (the whole hole when it has none); the pads after an end are never read."""
+        tokens = answer[0].tolist()
+        positions: list[int] = []
+        for hole in self.holes:
+            for at in hole:
+                positions.append(at)
+                if tokens[at] in self.ends:
+                    break
+        return torch.tensor(positions, dtype=torch.long, device=answer.device)
 
 
 @dataclass(frozen=True)
@@ -146,7 +172,7 @@ class FixedK:
         # A committed slot's answer is what was committed, or later steps would contradict it.
         return torch.where(accepted, sampled, guess)
 
-    def done(self, answer: torch.Tensor, mean_entropy: float, open_slots: int) -> bool:
+    def done(self, answer: torch.Tensor, entropy: torch.Tensor, rows: torch.Tensor, open_slots: int) -> bool:
         return open_slots == 0
 
 
@@ -172,11 +198,20 @@ class Canvasing:
 
     @classmethod
     def start(
-        cls, denoiser: Denoiser, state: PrefixState, canvas: Canvas, config: SamplerConfig, on_step: OnStep | None
+        cls,
+        denoiser: Denoiser,
+        state: PrefixState,
+        canvas: Canvas,
+        config: SamplerConfig,
+        on_step: OnStep | None,
+        ends: frozenset[int] = frozenset(),
     ) -> Canvasing:
+        """`ends`: the tokens that end a fill, which `stop_on="fill"` stops on."""
         rng = torch.Generator(device=denoiser.device).manual_seed(config.seed)
         noise = Noising.of(denoiser, rng)
-        schedule: Schedule = FixedK(config.tokens_per_step) if config.tokens_per_step else EntropyBound(config)
+        schedule: Schedule = (
+            FixedK(config.tokens_per_step) if config.tokens_per_step else EntropyBound(config, ends, canvas.holes)
+        )
         fixed = torch.tensor([canvas.tokens], dtype=torch.long, device=denoiser.device)
         free = torch.tensor([canvas.free], dtype=torch.bool, device=denoiser.device)
         current = torch.where(free, noise.like(fixed), fixed)
@@ -197,12 +232,13 @@ class Canvasing:
         answer[0, self.rows] = self.schedule.answer(accepted, sampled, slot_logits.argmax(dim=-1))
         self.current, self.answer = current, answer
         mean_entropy = float(entropy.mean())
+        rows = self.rows
         if self.schedule.commits or self.noise.commits:
             self.rows = self.rows[~accepted]
         view = StepView(step, answer[0].tolist(), int(accepted.sum()), mean_entropy)
         if self.on_step is not None and self.on_step(view):
             self.stop, self.finished = "cancelled", True
-        elif self.schedule.done(answer, mean_entropy, self.rows.numel()):
+        elif self.schedule.done(answer, entropy, rows, self.rows.numel()):
             self.stop, self.finished = "converged", True
         elif self.steps == self.total:
             self.finished = True

@@ -69,6 +69,9 @@ class SamplerConfig:
     # 0: adaptive (entropy bound). k > 0: commit exactly the k lowest-entropy open slots per step and keep them,
     # until every slot is committed (1 is the sequential schedule the parallel speed-up is measured against).
     tokens_per_step: int = 0
+    # What the adaptive stop looks at: "canvas", every slot (the reference rule, pads after the end included), or
+    # "fill", only the slots up to and including the first end-of-fill token of each hole.
+    stop_on: str = "canvas"
 
     def __post_init__(self) -> None:
         if self.draw not in ("inverse-cdf", "multinomial"):
@@ -85,6 +88,8 @@ class SamplerConfig:
             raise ValueError(f"confidence must be > 0, got {self.confidence}")
         if self.tokens_per_step < 0:
             raise ValueError(f"tokens_per_step must be >= 0, got {self.tokens_per_step}")
+        if self.stop_on not in ("canvas", "fill"):
+            raise ValueError(f"stop_on must be canvas or fill, got {self.stop_on!r}")
 
     def temperature(self, step: int, total: int | None = None) -> float:
         """Linear schedule from t_max at step 0 down towards t_min over `total` steps (default max_steps)."""
@@ -131,14 +136,15 @@ def parse_config(spec: str, base: SamplerConfig) -> tuple[str, SamplerConfig]:
         return spec, base
     if spec == "sequential":
         return spec, base.with_overrides(tokens_per_step=1)
-    overrides: dict[str, float | int] = {}
+    overrides: dict[str, float | int | str] = {}
     for item in spec.split(","):
         key, sep, value = item.partition("=")
         key = ALIASES.get(key.strip(), key.strip())
         if not sep or key not in CONFIG_KEYS:
             known = ", ".join(sorted(CONFIG_KEYS | set(ALIASES)))
             raise ValueError(f"bad sampler config {spec!r}: want default, sequential or key=value,... ({known})")
-        kind = int if isinstance(getattr(base, key), int) else float
+        current = getattr(base, key)
+        kind = str if isinstance(current, str) else int if isinstance(current, int) else float
         try:
             overrides[key] = kind(value)
         except ValueError as exc:

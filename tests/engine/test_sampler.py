@@ -153,3 +153,66 @@ def test_cancelling_from_the_callback_stops_within_one_step(any_model):
     )
     assert result.stop == "cancelled" and result.steps == 3 and calls == [0, 1, 2]
     assert result.blocks == 1
+
+
+class Peaked:
+    """A stand-in model for the stop rule alone: certain of `known` (position -> token), uniform elsewhere."""
+
+    noise, vocab_size, mask_id, device = "uniform", 16, None, None
+
+    def __init__(self, known: dict[int, int]) -> None:
+        import torch
+
+        self.known = known
+        self.device = torch.device("cpu")
+
+    def logits_many(self, states, canvases, self_conditioning):
+        import torch
+
+        out = []
+        for canvas in canvases:
+            logits = torch.zeros(1, canvas.shape[1], self.vocab_size)
+            for at, token in self.known.items():
+                logits[0, at, token] = 40.0
+            out.append(logits)
+        return out
+
+
+END = 1
+
+
+@pytest.mark.parametrize(
+    ("holes", "known", "stops_early"),
+    [
+        ([8], {0: 5, 1: 6, 2: END}, True),  # the pads after the end stay uncertain: no need to wait for them
+        ([4, 4], {0: 5, 1: END, 5: 7, 6: END}, True),  # every hole ended and settled
+        ([4, 4], {0: 5, 1: END, 5: 7}, False),  # the second hole never ends: all its slots count
+    ],
+)
+def test_stopping_on_the_fill_ignores_the_slots_after_its_end(holes, known, stops_early):
+    from dglsp.engine.sampler import Canvasing, denoise_many
+    from dglsp.models.base import PrefixState
+
+    canvas = build_canvas(holes, [[9]] * (len(holes) - 1), [])
+    model = Peaked(known)
+    runs = {}
+    for stop_on in ("canvas", "fill"):
+        config = SamplerConfig(max_steps=20, stability=1, stop_on=stop_on)
+        started = Canvasing.start(model, PrefixState(), canvas, config, None, ends=frozenset({END}))
+        (runs[stop_on],) = denoise_many(model, [started])
+    assert runs["canvas"].steps == 20 and runs["canvas"].stop == "max_steps"  # the reference rule waits for pads
+    if stops_early:
+        assert runs["fill"].steps == 2 and runs["fill"].stop == "converged"  # settled twice in a row
+    else:
+        assert runs["fill"].steps == 20
+    for at, token in known.items():  # what the fill is made of is the same either way
+        assert runs["fill"].tokens[at] == runs["canvas"].tokens[at] == token
+
+
+def test_stop_on_is_a_sampler_setting_the_bench_can_name():
+    from dglsp.engine.types import parse_config
+
+    _, config = parse_config("stop_on=fill,steps=16", SamplerConfig())
+    assert config.stop_on == "fill" and config.max_steps == 16
+    with pytest.raises(ValueError, match="stop_on must be canvas or fill"):
+        parse_config("stop_on=pads", SamplerConfig())
