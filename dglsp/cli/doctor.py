@@ -13,7 +13,7 @@ from ..engine.engine import Engine
 from ..engine.types import FillRequest
 from ..models.base import ModelError
 from ..models.loader import resolve_model_path
-from ..models.weights import unquantized_note, weight_breakdown
+from ..models.weights import WeightKind, unquantized_note, weight_breakdown
 from ..report.tables import render_table
 from .options import CliError, add_model_flags, load
 
@@ -47,9 +47,10 @@ def run(args: argparse.Namespace) -> int:
         f"{info['parameters'] / 1e6:.1f}M parameters, "
         f"{info['dtype']} on {info['device']}, {info['bytes_on_disk'] / 1e6:.1f} MB on disk"
     )
-    for line in weight_table(model.denoiser.model).splitlines():
+    kinds = weight_breakdown(model.denoiser.model)
+    for line in weight_table(kinds).splitlines():
         say(f"weights       {line}")
-    note = unquantized_note(weight_breakdown(model.denoiser.model), info["quantize"])
+    note = unquantized_note(kinds, info["quantize"])
     if note:
         say(f"note          {note}")
     engine = Engine(model)
@@ -66,8 +67,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def weight_table(net: torch.nn.Module) -> str:
-    kinds = weight_breakdown(net)
+def weight_table(kinds: list[WeightKind]) -> str:
     rows = [["kind", "parameters", "MB", "dtype", "quantized"]]
     for k in kinds:
         rows.append(

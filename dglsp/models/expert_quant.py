@@ -2,7 +2,7 @@
 bitsandbytes does not reach, stored as two 4-bit values a byte with a scale per group of inputs.
 
 Symmetric absmax quantization per group (as GPTQ/AWQ-style int4 checkpoints store it, without their calibration):
-about 0.53 bytes a weight, so the 26B-A4B's experts take about 12.2 GB instead of 45.6 GB. Each step
+about 0.53 bytes a weight, so the 26B-A4B's experts take about 12.1 GB instead of 45.6 GB. Each step
 dequantizes only the experts its tokens were routed to, one at a time, so the full-precision copy of an expert
 lives for one matrix product.
 """
