@@ -136,3 +136,107 @@ def measure(
     if profile:
         report.profile = profile_step(steps_by_canvas[canvases[0]], repeats)
     return report
+
+
+@dataclass
+class BackendReport:
+    """The same measures for several backends (decoder step and dtype), timed in turn within each repeat so a
+    busy machine slows them alike; `logits_diff`: each backend's largest logit difference from the first's."""
+
+    model: dict
+    backends: list[str]
+    prefix_tokens: int
+    suffix_tokens: int
+    steps: int
+    ms: dict[str, dict[str, float]] = field(default_factory=dict)  # measure -> backend -> median ms
+    logits_diff: dict[str, float] = field(default_factory=dict)
+
+    def table(self) -> str:
+        head = (
+            f"{self.model['family']} {self.model['parameters'] / 1e6:.1f}M params on {self.model['device']}, "
+            f"{torch.get_num_threads()} threads; prefix {self.prefix_tokens} tokens, pinned suffix "
+            f"{self.suffix_tokens} tokens; median ms, backends timed in turn"
+        )
+        first = self.backends[0]
+        rows = [["measure", *self.backends, *(f"{first} / {b}" for b in self.backends[1:])]]
+        for name, by in self.ms.items():
+            rows.append(
+                [
+                    name,
+                    *(f"{by[b]:.1f}" for b in self.backends),
+                    *(f"{by[first] / by[b]:.2f}x" for b in self.backends[1:]),
+                ]
+            )
+        rows.append(
+            [
+                "max |logit - first's|",
+                *(f"{self.logits_diff[b]:.1e}" for b in self.backends),
+                *[""] * (len(self.backends) - 1),
+            ]
+        )
+        return head + "\n" + render_table(rows, "plain", "<" + ">" * (len(rows[0]) - 1))
+
+
+def compare_backends(
+    models: dict[str, LoadedModel],
+    prefix_tokens: int = 384,
+    suffix_tokens: int = 32,
+    canvas: int = 32,
+    steps: int = 8,
+    repeats: int = 10,
+) -> BackendReport:
+    """Encoder prefill, one decoder step (with self-conditioning), and a warm fill of `canvas - 1` tokens at
+    exactly `steps` steps, for each backend."""
+    engines = {name: Engine(model) for name, model in models.items()}
+    first = next(iter(engines.values()))
+    ids = first.encode(sample_code(first, prefix_tokens + suffix_tokens))
+    suffix_ids = ids[prefix_tokens : prefix_tokens + suffix_tokens]
+    layout = lay_out(
+        ids[:prefix_tokens], suffix_ids, [canvas], first.special, max_positions=first.denoiser.max_positions
+    )
+    prefix_text, suffix_text = first.decode(ids[:prefix_tokens]), first.decode(suffix_ids)
+    report = BackendReport(next(iter(models.values())).info, list(models), len(layout.prefix), len(suffix_ids), steps)
+    typed = iter(range(10**6))
+    jobs: dict[str, dict[str, object]] = {}
+    reference = None
+    for name, engine in engines.items():
+        denoiser = engine.denoiser
+        sampler = engine.sampler.with_overrides(max_steps=steps, confidence=1e-9)  # every step runs: fixed work
+        state = denoiser.new_state()
+        denoiser.extend(state, list(layout.prefix))
+        tokens = torch.tensor([layout.canvas.tokens], device=denoiser.device)
+        slots = torch.tensor([i for i, free in enumerate(layout.canvas.free) if free], device=denoiser.device)
+        rows = slots if denoiser.slots_only else None
+        first_logits = denoiser.logits(state, tokens, None, rows)
+        logits = denoiser.logits(state, tokens, first_logits, rows).float()
+        logits = logits if denoiser.slots_only else logits[:, slots]
+        reference = logits if reference is None else reference
+        report.logits_diff[name] = float((logits - reference).abs().max())
+
+        def prefill(d=denoiser):
+            d.extend(d.new_state(), list(layout.prefix))
+
+        def warm(e=engine, s=sampler):
+            request = FillRequest(prefix=prefix_text + f"#{next(typed)}", suffix=suffix_text, max_tokens=canvas - 1)
+            e.fill(request, s)
+
+        jobs[name] = {
+            "encoder prefill (cold)": prefill,
+            f"decoder step, canvas {canvas} + suffix": lambda d=denoiser, s=state, t=tokens, c=first_logits, r=rows: (
+                d.logits(s, t, c, r)
+            ),
+            f"fill, canvas {canvas}, {steps} steps, cache warm": warm,
+        }
+    names = list(next(iter(jobs.values())))
+    times: dict[str, dict[str, list[float]]] = {m: {b: [] for b in jobs} for m in names}
+    for fns in jobs.values():
+        for fn in fns.values():
+            fn()  # warm-up: allocator, dispatch, compiled graphs
+    for _ in tqdm(range(repeats), desc="engine-speed backends", unit="round", disable=None):
+        for measure_name in names:
+            for backend, fns in jobs.items():
+                start = time.perf_counter()
+                fns[measure_name]()
+                times[measure_name][backend].append((time.perf_counter() - start) * 1000)
+    report.ms = {m: {b: statistics.median(ts) for b, ts in by.items()} for m, by in times.items()}
+    return report

@@ -24,7 +24,7 @@ from ..models.base import DECODERS, ModelError
 from ..models.blank import SIZES, make_blank_model
 from .options import CliError, add_model_flags, load
 
-SUITES = ("engine-speed", "gpu-shape", "serve", *HUMANEVAL_SUITES)
+SUITES = ("engine-speed", "typing", "gpu-shape", "serve", *HUMANEVAL_SUITES)
 
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
@@ -41,6 +41,15 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     speed.add_argument(
         "--profile", action="store_true", help="also show where a decoder step's time goes, by kind of operator"
     )
+    speed.add_argument(
+        "--backends",
+        metavar="LIST",
+        help="compare decoder steps side by side, each DECODER[:DTYPE][+slots] (e.g. dynamic,lean,lean:bfloat16,"
+        "compiled): prefill, decoder step and a warm fill at --steps, timed in turn, with each one's logits against "
+        "the first's; +slots times the step of a model that conditions its slots only (its logits are not this "
+        "model's)",
+    )
+    _add_typing_args(parser)
     shape = parser.add_argument_group("gpu-shape: DiffusionGemma 26B-A4B's shape, random weights, vs autoregressive")
     shape.add_argument(
         "--gpu-shape",
@@ -103,6 +112,8 @@ def run(args: argparse.Namespace) -> int:
             return _gpu_shape(args)
         if args.suite == "engine-speed":
             return _engine_speed(args)
+        if args.suite == "typing":
+            return _typing(args)
         if args.suite == "serve":
             from .bench_serve import run_serve
 
@@ -115,6 +126,8 @@ def _engine_speed(args: argparse.Namespace) -> int:
         raise CliError("--threads must be at least 0")
     if args.threads:
         torch.set_num_threads(args.threads)  # on this thread, which runs the model (OpenMP counts per thread)
+    if args.backends:
+        return _compare_backends(args)
     model = load(args)
     report = measure(
         model,
@@ -126,13 +139,74 @@ def _engine_speed(args: argparse.Namespace) -> int:
         profile=args.profile,
     )
     print(report.table())
+    payload = {"model": report.model, "prefix_tokens": report.prefix_tokens, "rows": dict(report.rows)}
+    if report.profile is not None:
+        payload["profile"] = asdict(report.profile)
+    _write_report(args, "engine-speed.json", payload)
+    return 0
+
+
+def _write_report(args: argparse.Namespace, name: str, payload: dict) -> None:
+    """The suite's figures as JSON in --out, when given."""
     if args.out:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
-        payload = {"model": report.model, "prefix_tokens": report.prefix_tokens, "rows": dict(report.rows)}
-        if report.profile is not None:
-            payload["profile"] = asdict(report.profile)
-        (out / "engine-speed.json").write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+        (out / name).write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+
+
+def _add_typing_args(parser: argparse.ArgumentParser) -> None:
+    typing = parser.add_argument_group("typing: a file's lines typed again, a suggestion asked at each keystroke")
+    typing.add_argument("--file", metavar="PATH", help="the file to retype lines of (default: textwrap.py)")
+    typing.add_argument("--lines", type=int, default=6, help="how many lines to type (default 6)")
+    typing.add_argument("--first-line", type=int, help="1-based first line (default: a definition a third in)")
+    typing.add_argument(
+        "--sampler", default="default", metavar="SPEC", help="the model's sampler, or key=value,... over it"
+    )
+
+
+def _typing(args: argparse.Namespace) -> int:
+    from ..bench.typing_replay import DEFAULT_FILE, replay
+
+    if args.lines < 1 or (args.first_line is not None and args.first_line < 1):
+        raise CliError("--lines and --first-line must be at least 1")
+    path = Path(args.file) if args.file else DEFAULT_FILE
+    if not path.is_file():
+        raise CliError(f"no file {path}")
+    engine = Engine(load(args))
+    try:
+        _, sampler = parse_config(args.sampler, engine.sampler)
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    first = None if args.first_line is None else args.first_line - 1
+    report = replay(engine, sampler, path, args.lines, first, progress=not args.quiet)
+    info, s = engine.model.info, sampler
+    print(f"{info['family']} ({info.get('decoder')} step), max_steps {s.max_steps}, stop_on {s.stop_on}")
+    print(report.table())
+    _write_report(args, "typing.json", {"summary": report.summary(), **asdict(report)})
+    return 0
+
+
+def _compare_backends(args: argparse.Namespace) -> int:
+    from ..bench.engine_speed import compare_backends
+
+    models = {}
+    for backend in args.backends.split(","):
+        spec, slots, _ = backend.partition("+slots")
+        decoder, _, dtype = spec.partition(":")
+        args.decoder, args.dtype = decoder, dtype or args.dtype
+        models[backend] = load(args)
+        if slots:  # the cost of a step for a model trained to condition its slots only (not this model's logits)
+            models[backend].denoiser.slots_only = True
+    report = compare_backends(
+        models,
+        prefix_tokens=args.prefix_tokens,
+        suffix_tokens=args.suffix_tokens,
+        canvas=int(args.canvas.split(",")[0]),
+        steps=args.steps,
+        repeats=args.repeats,
+    )
+    print(report.table())
+    _write_report(args, "engine-backends.json", asdict(report))
     return 0
 
 
@@ -157,11 +231,7 @@ def _gpu_shape(args: argparse.Namespace) -> int:
     except torch.OutOfMemoryError as exc:
         raise CliError(f"out of GPU memory at this shape: {str(exc).splitlines()[0]}") from exc
     print(report.table())
-    if args.out:
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        payload = {"header": report.header, "rows": [asdict(r) for r in report.rows]}
-        (out / "gpu-shape.json").write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    _write_report(args, "gpu-shape.json", {"header": report.header, "rows": [asdict(r) for r in report.rows]})
     return 0
 
 

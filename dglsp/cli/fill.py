@@ -23,7 +23,7 @@ from ..engine.types import FillRequest
 from ..models.fim import FIM_FORMATS
 from ..serving.backends import FORMS, Backend, open_backend
 from ..serving.http_json import BackendError, BackendUnavailable
-from ..syntax.languages import UnknownLanguage, grammar_for
+from ..syntax.languages import language_of_path
 from .options import CliError, add_model_flags, add_sampler_flags, engine, sampler_config
 
 MAX_FILE_BYTES = 20 << 20
@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         raise CliError("--show-prompt shows dglsp's own canvas: it needs a local model, not --backend")
     if args.cursor:
         prefix, suffix = read_cursor(args.cursor)
-        language = _language_of(args.cursor.rsplit(":", 2)[0])
+        language = language_of_path(args.cursor.rsplit(":", 2)[0])  # a chat prompt names it
         request = FillRequest(prefix=prefix, suffix=suffix, language=language, max_tokens=args.max_tokens)
         eng = _engine(args)
         if args.show_prompt:
@@ -139,14 +139,6 @@ def read_cursor(spec: str) -> tuple[str, str]:
         raise CliError(f"column {col} is out of range: line {line} has {len(body)} characters")
     offset = sum(len(x) for x in lines[: line - 1]) + col - 1
     return text[:offset], text[offset:]
-
-
-def _language_of(path: str) -> str | None:
-    """The language a file's extension names (a chat prompt says it), or None for one no grammar here knows."""
-    try:
-        return grammar_for(path=path).name
-    except UnknownLanguage:
-        return None
 
 
 def first_line(text: str) -> str:

@@ -29,9 +29,10 @@ def add_model_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--decoder",
         choices=DECODERS,
-        default="dynamic",
-        help="DiffusionGemma decoder step: dynamic shapes, bucketed static shapes, or those under torch.compile "
-        "(CUDA graphs on a GPU; each new bucket compiles once)",
+        default="lean",
+        help="DiffusionGemma decoder step: lean (dglsp's own, the default), transformers' forward with dynamic "
+        "shapes, bucketed static shapes, or those under torch.compile (CUDA graphs on a GPU; each new bucket "
+        "compiles once)",
     )
     group.add_argument(
         "--layout",

@@ -262,7 +262,9 @@ def _check_training_step(plan: Plan, device: torch.device) -> None:
         maker = ExampleMaker(AutoTokenizer.from_pretrained(plan.resume), config, model.config.text_config.vocab_size)
         code = Path(__file__).read_text(encoding="utf-8")
         batch = maker.batch(Split([code], [node_spans(code)]), np.random.default_rng(0)).to(device)
-        loss, _ = train_step(model, new_optimizer(model, config), batch, autocast=True, grad_clip=config.grad_clip)
+        loss, _ = train_step(
+            model, new_optimizer(model, config), batch, True, config.grad_clip, config.self_conditioning_rows
+        )
         value = float(loss)
     except Exception as exc:
         raise RoundError(

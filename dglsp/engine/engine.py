@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from itertools import groupby
 
 from ..models import chat
@@ -188,7 +189,8 @@ class Engine:
         """A fill's text from its tokens: decoded, and for a chat layout cleaned of thinking, a code fence and
         echoes of the code around the gap."""
         if not self.chat:
-            return self.decode(ids)
+            text = self.decode(ids)
+            return text.split("\n", 1)[0] if self._single_line(request) else text
         said = self.decode(chat.without_thinking(ids, self.thinking))
         return chat.answer_text(said, request.prefix, request.suffix)
 
@@ -199,14 +201,15 @@ class Engine:
         state = self._state(list(fill.layout.prefix))
         fill.encoded += self.denoiser.encoded_tokens - encoded_before
         config = replace(fill.config, seed=fill.config.seed + fill.blocks)
-        return Canvasing.start(self.denoiser, state, fill.layout.canvas, config, fill.on_step, self.model.stop_ids)
+        ends = self.model.stop_ids | self.newline_ids if self._single_line(fill.request) else self.model.stop_ids
+        return Canvasing.start(self.denoiser, state, fill.layout.canvas, config, fill.on_step, ends)
 
     def _take(self, fill: _Fill, out: Denoised) -> None:
         request = fill.request
         fill.steps, fill.blocks, fill.stop = fill.steps + out.steps, fill.blocks + 1, out.stop
         ended = True
         for i, hole in enumerate(fill.layout.canvas.holes):
-            piece, ended_here = self._cut(out.tokens[hole.start : hole.stop])
+            piece, ended_here = self._cut(out.tokens[hole.start : hole.stop], self._single_line(request))
             fill.pieces[i] += piece[: fill.remaining]
             ended = ended and ended_here
         fill.remaining = request.max_tokens - len(fill.pieces[0])
@@ -228,11 +231,24 @@ class Engine:
         need = self.denoiser.encode_bytes(new, cached)
         check_fits(self.denoiser.device, need, f"encoding {new} prefix tokens")
 
-    def _cut(self, ids: list[int]) -> tuple[list[int], bool]:
+    def _cut(self, ids: list[int], single_line: bool = False) -> tuple[list[int], bool]:
         for i, token in enumerate(ids):
             if token in self.model.stop_ids:
                 return ids[:i], True
+            if single_line and token in self.newline_ids:
+                return ids[: i + 1], True  # the text before the newline is in this token; answer() cuts it there
         return ids, False
+
+    def _single_line(self, request: FillRequest) -> bool:
+        # A chat model's answer may open with a code fence and its newline: the cut is left to answer_text.
+        return request.single_line and not self.chat
+
+    @cached_property
+    def newline_ids(self) -> frozenset[int]:
+        """The tokens whose text holds a line break (many do: "\n    " and the like)."""
+        tokenizer = self.model.tokenizer
+        texts = tokenizer.batch_decode([[i] for i in range(len(tokenizer))])
+        return frozenset(i for i, text in enumerate(texts) if "\n" in text)
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """The JSON of one fill: what `dglsp fill` reads and writes line by line and `dglsp serve-model` answers over HTTP.
 
-A task is `{"prefix", "suffix"?, "language"?, "max_tokens"?, "between"?, <sampler fields>?}` (`between`: the code
-between several holes, which then fill in one canvas; sampler fields: `SamplerConfig`'s, e.g. `max_steps`,
+A task is `{"prefix", "suffix"?, "language"?, "max_tokens"?, "between"?, "single_line"?, <sampler fields>?}`
+(`between`: the code between several holes, which then fill in one canvas; `single_line`: the fill ends at its
+first newline; sampler fields: `SamplerConfig`'s, e.g. `max_steps`,
 `seed`); unknown keys are refused, so a typo is not silently ignored. The answer is
 `{"completion", "steps", "tokens_per_step", "ms", "stop"}` (and `"fills"`, one per hole, when there are
 several), or `{"error"}`.
@@ -16,7 +17,7 @@ from typing import Any
 from .types import FillRequest, FillResult, SamplerConfig
 
 MAX_FILL_TOKENS = 4096
-REQUEST_KEYS = ("prefix", "suffix", "language", "max_tokens", "between")
+REQUEST_KEYS = ("prefix", "suffix", "language", "max_tokens", "between", "single_line")
 SAMPLER_KEYS = tuple(f.name for f in fields(SamplerConfig))
 
 
@@ -56,12 +57,15 @@ def parse_task(task: Any, default_max_tokens: int = 64) -> FillTask:
     between = task.get("between", [])
     if not isinstance(between, list) or not all(isinstance(b, str) for b in between):
         raise ValueError('"between" must be a list of strings (the code between holes)')
+    single_line = task.get("single_line", False)
+    if not isinstance(single_line, bool):
+        raise ValueError('"single_line" must be true or false')
     sampler = {k: task[k] for k in SAMPLER_KEYS if k in task}
     try:
         SamplerConfig().with_overrides(**sampler)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"sampler: {exc}") from exc
-    request = FillRequest(prefix, suffix, language, max_tokens, tuple(between))
+    request = FillRequest(prefix, suffix, language, max_tokens, tuple(between), single_line=single_line)
     return FillTask(request, sampler)
 
 

@@ -138,9 +138,11 @@ class EntropyBound:
         stable = k == 0 or (
             len(history) >= k and all(torch.equal(past[0, watched], answer[0, watched]) for past in history[-k:])
         )
+        # Confident on the fill, or as the canvas rule measures it (the pads' low entropy lowers the mean): so this
+        # rule never stops later than the canvas rule, whose stability covers these positions too.
         open_watched = entropy[torch.isin(rows, watched)]
         confident = open_watched.numel() == 0 or float(open_watched.mean()) < self.config.confidence
-        return stable and confident
+        return stable and (confident or float(entropy.mean()) < self.config.confidence)
 
     def fill_positions(self, answer: torch.Tensor) -> torch.Tensor:
         """The canvas positions the fill is made of: each hole's slots up to and including its first end token
@@ -189,7 +191,9 @@ class Canvasing:
     schedule: Schedule
     current: torch.Tensor  # (1, len) the canvas as the model sees it
     answer: torch.Tensor  # (1, len) the best guess so far
-    rows: torch.Tensor  # slots still open
+    rows: torch.Tensor  # slots still open (canvas positions)
+    read: torch.Tensor  # where those slots' logits are in what the denoiser returns
+    slots: torch.Tensor | None  # every slot, for a denoiser that returns their logits only (`slots_only`)
     total: int
     self_conditioning: torch.Tensor | None = None
     steps: int = 0
@@ -216,14 +220,30 @@ class Canvasing:
         free = torch.tensor([canvas.free], dtype=torch.bool, device=denoiser.device)
         current = torch.where(free, noise.like(fixed), fixed)
         rows = free[0].nonzero().squeeze(-1)
+        slots = rows if denoiser.slots_only else None
+        read = torch.arange(rows.numel(), device=rows.device) if denoiser.slots_only else rows
         total = schedule.max_steps(rows.numel())
-        return cls(state, config, on_step, rng, noise, schedule, current, current, rows, total, finished=total == 0)
+        return cls(
+            state,
+            config,
+            on_step,
+            rng,
+            noise,
+            schedule,
+            current,
+            current,
+            rows,
+            read,
+            slots,
+            total,
+            finished=total == 0,
+        )
 
     def advance(self, logits: torch.Tensor) -> None:
-        """One denoising step from the model's logits (1, len, vocab) for this canvas."""
+        """One denoising step from the model's logits for this canvas: (1, len, vocab), or (1, slots, vocab)."""
         step, self.steps = self.steps, self.steps + 1
         logits = logits / self.config.temperature(step, self.total)
-        self.self_conditioning, slot_logits = logits, logits[0, self.rows]
+        self.self_conditioning, slot_logits = logits, logits[0, self.read]
         sampled, entropy = propose(slot_logits, self.rng, self.config.draw)
         accepted = self.schedule.accept(entropy)
         current = self.current.clone()
@@ -234,7 +254,7 @@ class Canvasing:
         mean_entropy = float(entropy.mean())
         rows = self.rows
         if self.schedule.commits or self.noise.commits:
-            self.rows = self.rows[~accepted]
+            self.rows, self.read = self.rows[~accepted], self.read[~accepted]
         view = StepView(step, answer[0].tolist(), int(accepted.sum()), mean_entropy)
         if self.on_step is not None and self.on_step(view):
             self.stop, self.finished = "cancelled", True
@@ -253,7 +273,10 @@ def denoise_many(denoiser: Denoiser, canvases: list[Canvasing]) -> list[Denoised
     live = [c for c in canvases if not c.finished]
     while live:
         logits = denoiser.logits_many(
-            [c.state for c in live], [c.current for c in live], [c.self_conditioning for c in live]
+            [c.state for c in live],
+            [c.current for c in live],
+            [c.self_conditioning for c in live],
+            [c.slots for c in live],
         )
         for canvas, rows in zip(live, logits, strict=True):
             canvas.advance(rows)

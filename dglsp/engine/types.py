@@ -29,6 +29,9 @@ class FillRequest:
     # (name, text) of other files the user has open in the same language, for a backend whose server can show
     # them to its model (llama.cpp's `input_extra`); dglsp's own engine does not read them.
     other_files: tuple[tuple[str, str], ...] = ()
+    # A gap that ends at the end of its line (an inline suggestion): the fill ends at its first newline, and with
+    # `stop_on="fill"` denoising stops once the slots up to it are settled.
+    single_line: bool = False
 
     @property
     def holes(self) -> int:
@@ -69,9 +72,11 @@ class SamplerConfig:
     # 0: adaptive (entropy bound). k > 0: commit exactly the k lowest-entropy open slots per step and keep them,
     # until every slot is committed (1 is the sequential schedule the parallel speed-up is measured against).
     tokens_per_step: int = 0
-    # What the adaptive stop looks at: "canvas", every slot (the reference rule, pads after the end included), or
-    # "fill", only the slots up to and including the first end-of-fill token of each hole.
-    stop_on: str = "canvas"
+    # What the adaptive stop looks at: "fill" (the default), the slots up to and including each hole's first end
+    # token (a newline too for a single-line request), or "canvas", every slot (the reference rule, pads after
+    # the end included). "fill" never stops later; on a model that converges it stops far sooner with the same
+    # fill (tests/engine/test_stop_rules.py).
+    stop_on: str = "fill"
 
     def __post_init__(self) -> None:
         if self.draw not in ("inverse-cdf", "multinomial"):

@@ -15,9 +15,10 @@ Noise = Literal["uniform", "absorbing"]
 Layout = Literal["infill", "prompt", "chat", "chat-pinned"]
 LAYOUTS: tuple[str, ...] = get_args(Layout)
 CHAT_LAYOUTS = ("chat", "chat-pinned")
-# DiffusionGemma's decoder step: dynamic shapes, fixed (bucketed) shapes, or fixed shapes under torch.compile
-# (CUDA graphs on a GPU). See models/static_decoder.py.
-Decoder = Literal["dynamic", "static", "compiled"]
+# DiffusionGemma's decoder step: dglsp's own step over the model's weights (models/lean_step.py), transformers'
+# forward with dynamic shapes, with fixed (bucketed) shapes, or those under torch.compile (CUDA graphs on a GPU;
+# models/static_decoder.py).
+Decoder = Literal["lean", "dynamic", "static", "compiled"]
 DECODERS: tuple[str, ...] = get_args(Decoder)
 # CUDA only. fp8: transformers' FineGrainedFP8, experts included; 4bit: bitsandbytes nf4 for nn.Linear layers and
 # dglsp's own 4-bit packing for DiffusionGemma's 3-D experts (models/expert_quant.py), which bitsandbytes does not
@@ -59,6 +60,9 @@ class Denoiser(ABC):
     max_positions: int = 2048
     max_canvas: int = 256
     layout: Layout = "infill"
+    # True: `logits` is given the canvas's slots and returns their rows only, and takes back self-conditioning in
+    # that form (a model trained with fixed rows reading their own token; see models/self_conditioning.py).
+    slots_only: bool = False
 
     def __init__(self) -> None:
         self.encoded_tokens = 0  # tokens run through the encoder since load: shows what the prefix cache saves
@@ -83,14 +87,25 @@ class Denoiser(ABC):
         """A new state holding the first `length` tokens of `state`, sharing its memory; `state` is unchanged."""
 
     @abstractmethod
-    def logits(self, state: PrefixState, canvas: torch.Tensor, self_conditioning: torch.Tensor | None) -> torch.Tensor:
-        """Float logits of shape (1, len(canvas), vocab) for a (1, len) canvas."""
+    def logits(
+        self,
+        state: PrefixState,
+        canvas: torch.Tensor,
+        self_conditioning: torch.Tensor | None,
+        slots: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Float logits of shape (1, len(canvas), vocab) for a (1, len) canvas; (1, len(slots), vocab) when
+        `slots_only` (then `slots` are the canvas's free positions)."""
 
     def logits_many(
-        self, states: list[PrefixState], canvases: list[torch.Tensor], self_conditioning: list[torch.Tensor | None]
+        self,
+        states: list[PrefixState],
+        canvases: list[torch.Tensor],
+        self_conditioning: list[torch.Tensor | None],
+        slots: list[torch.Tensor | None],
     ) -> list[torch.Tensor]:
-        """`logits` for several canvases, each (1, len_i); a family that can batch them in one call overrides this."""
-        return [self.logits(s, c, sc) for s, c, sc in zip(states, canvases, self_conditioning, strict=True)]
+        """`logits` for several canvases; a family that can batch them in one call overrides this."""
+        return [self.logits(*args) for args in zip(states, canvases, self_conditioning, slots, strict=True)]
 
     def state_bytes(self, state: PrefixState) -> int:
         return 0

@@ -7,6 +7,8 @@ from transformers import DiffusionGemmaForBlockDiffusion, DynamicCache
 
 from .base import Decoder, Denoiser, Layout, PrefixState
 from .batched_step import BatchedStep
+from .lean_step import LeanStep
+from .self_conditioning import from_slots
 from .static_decoder import StaticDecoder
 
 
@@ -14,7 +16,11 @@ class DiffusionGemmaDenoiser(Denoiser):
     noise = "uniform"
 
     def __init__(
-        self, model: DiffusionGemmaForBlockDiffusion, layout: Layout = "infill", decoder: Decoder = "dynamic"
+        self,
+        model: DiffusionGemmaForBlockDiffusion,
+        layout: Layout = "infill",
+        decoder: Decoder = "lean",
+        slots_only: bool = False,
     ) -> None:
         super().__init__()
         self.model = model.eval()
@@ -25,9 +31,16 @@ class DiffusionGemmaDenoiser(Denoiser):
         self.max_canvas = model.config.canvas_length or 256
         self.layout = layout
         self._embed_dtype = model.model.decoder.embed_tokens.weight.dtype
-        # static/compiled: fixed shapes per bucket (see static_decoder); dynamic: the cache as it is.
+        self.slots_only = slots_only
+        # lean: dglsp's own step (quantized weights keep transformers'); static/compiled: fixed shapes per bucket
+        # (see static_decoder); dynamic: transformers' forward over the cache as it is.
+        if decoder == "lean" and not LeanStep.supported(model):
+            decoder = "dynamic"
         self.decoder = decoder
-        self._static = StaticDecoder(model, compile=decoder == "compiled") if decoder != "dynamic" else None
+        self._lean = LeanStep(model) if decoder == "lean" else None
+        self._static = (
+            StaticDecoder(model, compile=decoder == "compiled") if decoder in ("static", "compiled") else None
+        )
         self._batched = BatchedStep(model) if BatchedStep.supported(model) else None
 
     @property
@@ -86,13 +99,25 @@ class DiffusionGemmaDenoiser(Denoiser):
         return state.view
 
     @torch.inference_mode()
-    def logits(self, state: PrefixState, canvas: torch.Tensor, self_conditioning: torch.Tensor | None) -> torch.Tensor:
+    def logits(
+        self,
+        state: PrefixState,
+        canvas: torch.Tensor,
+        self_conditioning: torch.Tensor | None,
+        slots: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         if not state.ids:
             raise ValueError("DiffusionGemma needs at least one prefix token (the bos token)")
-        if self._static is not None:
-            return self._static.logits(state, canvas, self_conditioning)
         start = len(state.ids)
         positions = torch.arange(start, start + canvas.shape[1], device=self.device)[None]
+        if self._lean is not None:
+            rows = slots if self.slots_only else None
+            return self._lean.logits(canvas, positions, self._decoder_view(state).layers, self_conditioning, rows)
+        if self.slots_only and self_conditioning is not None:
+            self_conditioning = from_slots(self_conditioning, canvas, slots)
+        if self._static is not None:
+            out = self._static.logits(state, canvas, self_conditioning)
+            return out[:, slots] if self.slots_only else out
         if self_conditioning is not None:
             self_conditioning = self_conditioning.to(self._embed_dtype)
         out = self.model(
@@ -100,18 +125,28 @@ class DiffusionGemmaDenoiser(Denoiser):
             cache=self._decoder_view(state),
             self_conditioning_logits=self_conditioning,
             decoder_position_ids=positions,
-        )
-        return out.logits
+        ).logits
+        return out[:, slots] if self.slots_only else out
 
     def logits_many(
-        self, states: list[PrefixState], canvases: list[torch.Tensor], self_conditioning: list[torch.Tensor | None]
+        self,
+        states: list[PrefixState],
+        canvases: list[torch.Tensor],
+        self_conditioning: list[torch.Tensor | None],
+        slots: list[torch.Tensor | None],
     ) -> list[torch.Tensor]:
         # One canvas alone takes the single step (the one checked against transformers' generate()).
         if len(canvases) == 1 or self._batched is None:
-            return super().logits_many(states, canvases, self_conditioning)
+            return super().logits_many(states, canvases, self_conditioning, slots)
         if any(not s.ids for s in states):
             raise ValueError("DiffusionGemma needs at least one prefix token (the bos token)")
-        return self._batched.logits(states, canvases, self_conditioning)
+        if self.slots_only:
+            self_conditioning = [
+                sc if sc is None else from_slots(sc, c, s)
+                for sc, c, s in zip(self_conditioning, canvases, slots, strict=True)
+            ]
+        out = self._batched.logits(states, canvases, self_conditioning)
+        return [o[:, s] for o, s in zip(out, slots, strict=True)] if self.slots_only else out
 
     def state_bytes(self, state: PrefixState) -> int:
         return sum(

@@ -11,6 +11,8 @@ import torch
 
 from .base import CHAT_LAYOUTS, DECODERS, LAYOUTS, Decoder, Denoiser, Layout, ModelError, Quantize, error_summary
 from .expert_quant import quantize_experts
+from .self_conditioning import NOTE as SELF_CONDITIONING
+from .self_conditioning import ROWS as CONDITIONED_ROWS
 from .tokenizer import END_OF_FILL
 
 DGLSP_FILE = "dglsp.json"  # dglsp's own notes about a model directory: its layout and end-of-fill token
@@ -28,7 +30,7 @@ class LoadOptions:
     layout: Layout | None = None  # None: what the model directory says, else what its tokenizer allows
     # DiffusionGemma decoder step: dynamic shapes, fixed (bucketed) shapes, or fixed shapes under torch.compile
     # (CUDA graphs on a GPU). See models/static_decoder.py.
-    decoder: Decoder = "dynamic"
+    decoder: Decoder = "lean"
 
     @classmethod
     def from_attributes(cls, source: object) -> LoadOptions:
@@ -112,7 +114,10 @@ def load_model(path: str | os.PathLike | None = None, options: LoadOptions | Non
             raise ModelError(f"unknown decoder {options.decoder!r}: use {', '.join(DECODERS)}")
         if kwargs.get("device_map") is None:
             model.to(device)  # before the static decoder allocates its buffers and compiles
-        denoiser: Denoiser = DiffusionGemmaDenoiser(model, layout=layout, decoder=options.decoder)
+        slots_only = _conditioned_rows(notes) == "slots"
+        denoiser: Denoiser = DiffusionGemmaDenoiser(
+            model, layout=layout, decoder=options.decoder, slots_only=slots_only
+        )
         family = "diffusion_gemma"
     else:
         from .masked import MaskedDenoiser
@@ -156,6 +161,7 @@ def load_model(path: str | os.PathLike | None = None, options: LoadOptions | Non
             "dtype": str(dtype).removeprefix("torch."),
             "quantize": options.quantize,
             "decoder": getattr(denoiser, "decoder", "dynamic"),
+            "self_conditioning": "slots" if denoiser.slots_only else "all",
             "parameters": params,
             "bytes_on_disk": sum(f.stat().st_size for f in root.iterdir() if f.is_file()),
             "vocab_size": denoiser.vocab_size,
@@ -322,3 +328,10 @@ def _load_tokenizer(root: Path, options: LoadOptions):
         )
     except Exception as exc:
         raise ModelError(f"cannot load the tokenizer in {root}: {error_summary(exc)}") from exc
+
+
+def _conditioned_rows(notes: dict) -> str:
+    rows = notes.get(SELF_CONDITIONING, "all")
+    if rows not in CONDITIONED_ROWS:
+        raise ModelError(f"{DGLSP_FILE}: {SELF_CONDITIONING} is {rows!r}; use {' or '.join(CONDITIONED_ROWS)}")
+    return rows

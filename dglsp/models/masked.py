@@ -37,7 +37,13 @@ class MaskedDenoiser(Denoiser):
         return PrefixState(ids=state.ids[:length])
 
     @torch.inference_mode()
-    def logits(self, state: PrefixState, canvas: torch.Tensor, self_conditioning: torch.Tensor | None) -> torch.Tensor:
+    def logits(
+        self,
+        state: PrefixState,
+        canvas: torch.Tensor,
+        self_conditioning: torch.Tensor | None,
+        slots: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         prefix = torch.tensor([state.ids], dtype=torch.long, device=self.device)
         tail = torch.tensor([self._eos], dtype=torch.long, device=self.device)
         seq = torch.cat([prefix, canvas, tail], dim=1)

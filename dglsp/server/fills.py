@@ -60,7 +60,13 @@ def fill_gap(
 ) -> str:
     """Denoise one gap and trim the fill to what should go into the buffer."""
     request = FillRequest(
-        gap.prefix, gap.suffix, grammar, gap.max_tokens, document=at.document, other_files=at.other_files
+        gap.prefix,
+        gap.suffix,
+        grammar,
+        gap.max_tokens,
+        document=at.document,
+        other_files=at.other_files,
+        single_line=gap.kind == "line",
     )
     (raw,) = run_fill(engine, request, settings, cancel)
     return trim_fill(text, gap, raw, grammar, parse=settings.parse_trim)

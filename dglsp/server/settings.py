@@ -81,9 +81,10 @@ class Settings:
         model=True,
     )
     decoder: str = setting(
-        "dynamic",
-        "Decoder step: dynamic shapes, bucketed static shapes, or those under torch.compile (CUDA graphs on a GPU; "
-        "each new shape compiles once, so the first fills are slow).",
+        "lean",
+        "Decoder step: lean (dglsp's own step over the model's weights, the fastest on a CPU), transformers' forward "
+        "with dynamic shapes, bucketed static shapes, or those under torch.compile (CUDA graphs on a GPU; each new "
+        "shape compiles once, so the first fills are slow).",
         choices=DECODERS,
         model=True,
     )

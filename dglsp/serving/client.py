@@ -54,6 +54,8 @@ class RemoteEngine:
             task["language"] = request.language
         if request.between:
             task["between"] = list(request.between)
+        if request.single_line:
+            task["single_line"] = True
         task |= _overrides(sampler or self.sampler, SamplerConfig())
         start = time.perf_counter()
         answer = self.http.call("POST", "/fill", task, on_step, document_header(request))

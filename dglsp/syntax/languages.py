@@ -68,6 +68,12 @@ def grammar_for(language_id: str | None = None, path: str | None = None) -> Gram
     raise UnknownLanguage(f"no grammar for language {language_id!r} (file {path!r}): {', '.join(sorted(_BY_ID))}")
 
 
+def language_of_path(path: str) -> str | None:
+    """The language a file's extension names, or None for one no grammar here knows."""
+    grammar = _BY_EXTENSION.get(Path(path).suffix.lower())
+    return grammar.name if grammar else None
+
+
 def find_grammar(language_id: str | None) -> Grammar | None:
     """The grammar of an LSP languageId, or None for plain text (None, or an id no grammar here knows)."""
     return _BY_ID.get(language_id) if language_id else None

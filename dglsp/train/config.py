@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 
+from ..models.self_conditioning import ROWS
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -24,11 +26,18 @@ class TrainConfig:
     empty_suffix: float = 0.1  # plain continuation at the end of the known text
     multi_hole: float = 0.1  # two or three holes in one canvas
     self_conditioning: float = 0.5  # share of batches trained with the previous pass's logits
+    # Which rows read them: "slots" (fixed rows read their own token, so inference needs the head over the slots
+    # only; models/self_conditioning.py) or "all" (every row; what runs from before this option go on with).
+    self_conditioning_rows: str = "slots"
     pad_weight: float = 0.25  # loss weight of the pad slots after end-of-fill
     tokenizer_mb: int = 24  # how much training text the tokenizer is trained on
     valid_every: int = 100
     valid_batches: int = 8
     checkpoint_every: int = 100
+
+    def __post_init__(self) -> None:
+        if self.self_conditioning_rows not in ROWS:
+            raise ValueError(f"self_conditioning_rows must be {' or '.join(ROWS)}, got {self.self_conditioning_rows!r}")
 
     def to_dict(self) -> dict:
         return {k: {str(b): w for b, w in v.items()} if k == "buckets" else v for k, v in asdict(self).items()}
@@ -37,6 +46,7 @@ class TrainConfig:
     def from_dict(cls, data: dict) -> TrainConfig:
         known = {f.name for f in fields(cls)}
         data = {k: v for k, v in data.items() if k in known}
+        data.setdefault("self_conditioning_rows", "all")  # a run from before the option: as it was trained
         if "buckets" in data:
             data["buckets"] = {int(b): float(w) for b, w in data["buckets"].items()}
         return cls(**data)

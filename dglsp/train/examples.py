@@ -41,6 +41,7 @@ class Batch:
     decoder_mask: torch.Tensor  # (B, P + D): which cached and decoder positions are real
     decoder_pos: torch.Tensor
     weight: torch.Tensor  # (B, D): loss weight, 0 outside the canvas
+    free: torch.Tensor  # (B, D): the canvas slots (noised and scored)
     self_conditioning: bool
 
     def to(self, device: torch.device) -> Batch:
@@ -225,5 +226,6 @@ class ExampleMaker:
             decoder_mask=torch.from_numpy(np.concatenate([prefix_mask, dec_mask], axis=1)),
             decoder_pos=torch.from_numpy(lengths + np.arange(d)[None]),
             weight=torch.from_numpy(weight),
+            free=torch.from_numpy(free),
             self_conditioning=self_conditioning,
         )

@@ -26,6 +26,8 @@ from ..engine.types import SamplerConfig
 from ..models.blank import SIZES, new_diffusion_gemma
 from ..models.export import save_model_dir
 from ..models.loader import DGLSP_FILE, read_optional_json
+from ..models.self_conditioning import NOTE as SELF_CONDITIONING
+from ..models.self_conditioning import fixed_read_tokens
 from ..models.tokenizer import END_OF_FILL, train_tokenizer_on_texts
 from .config import CONFIGS, TrainConfig
 from .corpus import Corpus, collect, parallel_map, resolve_sources, sample
@@ -146,13 +148,18 @@ def logits_of(model: DiffusionGemmaForBlockDiffusion, batch: Batch, self_conditi
     ).logits
 
 
-def loss_of(model: DiffusionGemmaForBlockDiffusion, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
-    """Weighted cross-entropy of the clean canvas, and the per-slot argmax hits (for accuracy)."""
+def loss_of(
+    model: DiffusionGemmaForBlockDiffusion, batch: Batch, rows: str = "all"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Weighted cross-entropy of the clean canvas, and the per-slot argmax hits (for accuracy); `rows`: which
+    rows read self-conditioning (TrainConfig.self_conditioning_rows)."""
     previous = None
     if batch.self_conditioning:
         # Self-conditioning as in analog-bits training: the model's own first guess, without gradient.
         with torch.no_grad():
             previous = logits_of(model, batch)
+            if rows == "slots":
+                previous = fixed_read_tokens(previous, batch.noised, batch.free)
     logits = logits_of(model, batch, previous)
     ce = F.cross_entropy(logits.flatten(0, 1), batch.clean.flatten(), reduction="none").view_as(batch.weight)
     hits = logits.argmax(-1) == batch.clean
@@ -169,14 +176,19 @@ def new_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.Op
 
 
 def train_step(
-    model: torch.nn.Module, optimizer: torch.optim.Optimizer, batch: Batch, autocast: bool, grad_clip: float
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    batch: Batch,
+    autocast: bool,
+    grad_clip: float,
+    rows: str = "all",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One optimizer step on a batch already on the model's device (bf16 autocast if asked); loss and gradient
     norm stay on the device, since reading them waits for a GPU."""
     model.train()
     device = next(model.parameters()).device
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
-        loss, _ = loss_of(model, batch)
+        loss, _ = loss_of(model, batch, rows)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     norm = torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
@@ -319,7 +331,9 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = lr_at(step - self.state.schedule_start, self.config)
         autocast = self.opt.autocast if self.opt.autocast is not None else self.device.type == "cuda"
-        return train_step(self.model, self.optimizer, batch, autocast, self.config.grad_clip)
+        return train_step(
+            self.model, self.optimizer, batch, autocast, self.config.grad_clip, self.config.self_conditioning_rows
+        )
 
     def _log_step(self, step: int, loss: float, norm: float, bar: tqdm) -> None:
         speed, wait = self.throughput()
@@ -414,6 +428,7 @@ class Trainer:
         notes = {
             "layout": "infill",
             "end_of_fill": END_OF_FILL,
+            SELF_CONDITIONING: self.config.self_conditioning_rows,
             "trained": True,
             "steps": self.state.step,
             "tokens_seen": self.state.tokens,

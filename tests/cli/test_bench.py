@@ -201,3 +201,42 @@ def test_the_engine_speed_suite_profiles_its_first_canvas(dg_dir, tmp_path, caps
     assert code == 0 and "where a step's time goes" in text and "matrix products" in text
     profile = json.loads((tmp_path / "engine-speed.json").read_text())["profile"]
     assert profile["step_ms"] > 0 and profile["kinds"]["matrix products"][0] > 0
+
+
+def test_engine_speed_compares_backends_side_by_side_with_their_logits(dg_dir, tmp_path, capsys):
+    code, text, _ = run_bench(
+        capsys, "--suite", "engine-speed", "--model", str(dg_dir), "--prefix-tokens", "40", "--suffix-tokens", "8",
+        "--canvas", "16", "--steps", "2", "--repeats", "2", "--backends", "dynamic,lean,lean:bfloat16",
+        "--out", str(tmp_path),
+    )  # fmt: skip
+    assert code == 0 and "dynamic / lean:bfloat16" in text
+    data = json.loads((tmp_path / "engine-backends.json").read_text())
+    assert data["backends"] == ["dynamic", "lean", "lean:bfloat16"]
+    assert set(data["ms"]) == {
+        "encoder prefill (cold)",
+        "decoder step, canvas 16 + suffix",
+        "fill, canvas 16, 2 steps, cache warm",
+    }
+    assert all(ms > 0 for by in data["ms"].values() for ms in by.values())
+    diff = data["logits_diff"]
+    assert diff["dynamic"] == 0 and diff["lean"] < 1e-4  # the same arithmetic
+    assert 1e-4 < diff["lean:bfloat16"] < 1.0  # another rounding, the same model
+
+
+def test_the_typing_suite_asks_at_each_keystroke_and_reports_percentiles(dg_dir, tmp_path, capsys):
+    source = tmp_path / "shapes.py"
+    source.write_text("import math\n\n\ndef area(r):\n    return math.pi * r * r\n\n\nprint(area(2))\n")
+    code, text, _ = run_bench(
+        capsys, "--suite", "typing", "--model", str(dg_dir), "--file", str(source), "--first-line", "5",
+        "--lines", "1", "--out", str(tmp_path / "t"),
+    )  # fmt: skip
+    assert code == 0 and "latency p95 ms" in text
+    data = json.loads((tmp_path / "t" / "typing.json").read_text())
+    typed = "    return math.pi * r * r\n"
+    assert data["summary"]["keystrokes"] == len(data["keys"]) == len(typed)
+    assert {k["kind"] for k in data["keys"]} <= {"line", "block"}  # typed at a line's end: each key asks
+    asked = [k for k in data["keys"] if k["kind"] != "none"]
+    assert data["summary"]["requests"] == len(asked)
+    assert all(k["steps"] >= 1 and k["ms"] > 0 for k in asked)
+    assert all("\n" not in k["fill"] for k in asked if k["kind"] == "line")  # a line gap's fill is one line
+    assert data["summary"]["p50_ms"] <= data["summary"]["p95_ms"]

@@ -29,14 +29,14 @@ def test_batched_logits_equal_each_canvas_alone(dg_model):
         states.append(state)
         canvases.append(torch.randint(0, denoiser.vocab_size, (1, 9 + 7 * i)))
     alone = [denoiser.logits(s, c, None) for s, c in zip(states, canvases, strict=True)]
-    together = denoiser.logits_many(states, canvases, [None] * 3)
+    together = denoiser.logits_many(states, canvases, [None] * 3, [None] * 3)
     assert len(states[1].ids) > dg_model.denoiser.text_config.sliding_window  # the window cut is exercised
     for a, b in zip(alone, together, strict=True):
         assert a.shape == b.shape
         torch.testing.assert_close(b, a, atol=1e-4, rtol=1e-4)
     conditioning = [torch.randn(1, c.shape[1], denoiser.vocab_size) for c in canvases]
     alone = [denoiser.logits(s, c, sc) for s, c, sc in zip(states, canvases, conditioning, strict=True)]
-    for a, b in zip(alone, denoiser.logits_many(states, canvases, conditioning), strict=True):
+    for a, b in zip(alone, denoiser.logits_many(states, canvases, conditioning, [None] * 3), strict=True):
         torch.testing.assert_close(b, a, atol=1e-4, rtol=1e-4)
 
 

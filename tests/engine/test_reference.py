@@ -17,7 +17,7 @@ def test_prompt_layout_without_suffix_matches_generate(dg_model, seed):
     assert denoiser.text_config.sliding_window < 40  # the prompt is longer than the window: that path is tested
     prompt = torch.randint(8, denoiser.vocab_size, (1, 40), generator=torch.Generator().manual_seed(seed + 1))
     prompt[0, 0] = denoiser.bos_id
-    settings = SamplerConfig(max_steps=12, seed=seed, draw="multinomial")
+    settings = SamplerConfig(max_steps=12, seed=seed, draw="multinomial", stop_on="canvas")  # the reference rule
 
     torch.manual_seed(seed)  # generate() draws from the global generator
     reference = model.generate(

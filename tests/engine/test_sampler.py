@@ -158,7 +158,7 @@ def test_cancelling_from_the_callback_stops_within_one_step(any_model):
 class Peaked:
     """A stand-in model for the stop rule alone: certain of `known` (position -> token), uniform elsewhere."""
 
-    noise, vocab_size, mask_id, device = "uniform", 16, None, None
+    noise, vocab_size, mask_id, device, slots_only = "uniform", 16, None, None, False
 
     def __init__(self, known: dict[int, int]) -> None:
         import torch
@@ -166,7 +166,7 @@ class Peaked:
         self.known = known
         self.device = torch.device("cpu")
 
-    def logits_many(self, states, canvases, self_conditioning):
+    def logits_many(self, states, canvases, self_conditioning, slots):
         import torch
 
         out = []

@@ -14,7 +14,7 @@ from dglsp.models.static_decoder import StaticDecoder, canvas_bucket, prefix_buc
 @pytest.fixture(scope="module")
 def pair(dg_dir):
     """The same weights loaded twice, as a user would: dynamic and static decoder."""
-    return load_model(dg_dir), load_model(dg_dir, LoadOptions(decoder="static"))
+    return load_model(dg_dir, LoadOptions(decoder="dynamic")), load_model(dg_dir, LoadOptions(decoder="static"))
 
 
 def prefixed(denoiser, length: int, seed: int):
@@ -95,7 +95,7 @@ def test_attention_without_masks_is_refused(dg_dir):
 
 def test_compiled_step_equals_dynamic(dg_dir):
     """torch.compile on the CPU (inductor): one prefix bucket, one canvas bucket, first and later steps."""
-    dynamic = load_model(dg_dir).denoiser
+    dynamic = load_model(dg_dir, LoadOptions(decoder="dynamic")).denoiser
     compiled = load_model(dg_dir, LoadOptions(decoder="compiled")).denoiser
     assert compiled._static.compiled
     for length in (20, 90):  # both in the 256 bucket: the second reuses the first's graphs

@@ -21,7 +21,7 @@ def test_editor_settings_win_over_the_workspace_file_and_sampler_tables_merge(tm
         ({"debounce_ms": -1}, "debounce_ms"),
         ({"debounce_ms": "fast"}, "debounce_ms must be int"),
         ({"multiline": "sometimes"}, "multiline"),
-        ({"decoder": "fast"}, "decoder must be dynamic, static or compiled"),
+        ({"decoder": "fast"}, "decoder must be lean, dynamic, static or compiled"),
         ({"sampler": {"entropy_bound": 0}}, "entropy_bound"),
         ({"sampler": {"temperature_please": 1}}, "unknown sampler"),
         ({"enabled": "yes"}, "enabled must be bool"),
