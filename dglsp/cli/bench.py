@@ -189,11 +189,11 @@ def _typing(args: argparse.Namespace) -> int:
 def _compare_backends(args: argparse.Namespace) -> int:
     from ..bench.engine_speed import compare_backends
 
-    models = {}
+    models, dtype_asked = {}, args.dtype
     for backend in args.backends.split(","):
         spec, slots, _ = backend.partition("+slots")
         decoder, _, dtype = spec.partition(":")
-        args.decoder, args.dtype = decoder, dtype or args.dtype
+        args.decoder, args.dtype = decoder, dtype or dtype_asked
         models[backend] = load(args)
         if slots:  # the cost of a step for a model trained to condition its slots only (not this model's logits)
             models[backend].denoiser.slots_only = True

@@ -206,12 +206,12 @@ def test_the_engine_speed_suite_profiles_its_first_canvas(dg_dir, tmp_path, caps
 def test_engine_speed_compares_backends_side_by_side_with_their_logits(dg_dir, tmp_path, capsys):
     code, text, _ = run_bench(
         capsys, "--suite", "engine-speed", "--model", str(dg_dir), "--prefix-tokens", "40", "--suffix-tokens", "8",
-        "--canvas", "16", "--steps", "2", "--repeats", "2", "--backends", "dynamic,lean,lean:bfloat16",
+        "--canvas", "16", "--steps", "2", "--repeats", "2", "--backends", "dynamic,lean,lean:bfloat16,static",
         "--out", str(tmp_path),
     )  # fmt: skip
     assert code == 0 and "dynamic / lean:bfloat16" in text
     data = json.loads((tmp_path / "engine-backends.json").read_text())
-    assert data["backends"] == ["dynamic", "lean", "lean:bfloat16"]
+    assert data["backends"] == ["dynamic", "lean", "lean:bfloat16", "static"]
     assert set(data["ms"]) == {
         "encoder prefill (cold)",
         "decoder step, canvas 16 + suffix",
@@ -219,7 +219,7 @@ def test_engine_speed_compares_backends_side_by_side_with_their_logits(dg_dir, t
     }
     assert all(ms > 0 for by in data["ms"].values() for ms in by.values())
     diff = data["logits_diff"]
-    assert diff["dynamic"] == 0 and diff["lean"] < 1e-4  # the same arithmetic
+    assert diff["dynamic"] == 0 and diff["lean"] < 1e-4 and diff["static"] < 1e-4  # the same arithmetic in float32
     assert 1e-4 < diff["lean:bfloat16"] < 1.0  # another rounding, the same model
 
 
