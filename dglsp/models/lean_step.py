@@ -137,9 +137,9 @@ class LeanStep:
 
     @staticmethod
     def supported(model) -> bool:
-        """Plain float weights only: quantized modules keep `transformers`' own forward."""
+        """Plain float weights in memory only: quantized or offloaded modules keep `transformers`' own forward."""
         return all(type(m) is nn.Linear for m in model.modules() if isinstance(m, nn.Linear)) and all(
-            p.dtype in PLAIN_DTYPES for p in model.parameters()
+            p.dtype in PLAIN_DTYPES and not p.is_meta for p in model.parameters()
         )
 
     def soft_embeddings(self, conditioning: torch.Tensor) -> torch.Tensor:
