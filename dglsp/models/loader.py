@@ -28,8 +28,8 @@ class LoadOptions:
     allow_pickle: bool = False
     trust_remote_code: bool = False
     layout: Layout | None = None  # None: what the model directory says, else what its tokenizer allows
-    # DiffusionGemma decoder step: dynamic shapes, fixed (bucketed) shapes, or fixed shapes under torch.compile
-    # (CUDA graphs on a GPU). See models/static_decoder.py.
+    # DiffusionGemma decoder step: dglsp's own (models/lean_step.py), transformers' forward with dynamic shapes,
+    # fixed (bucketed) shapes, or those under torch.compile (CUDA graphs on a GPU; models/static_decoder.py).
     decoder: Decoder = "lean"
 
     @classmethod
