@@ -92,14 +92,15 @@ def pick_lines(text: str, lines: int) -> int:
 def replay(
     engine: Engine,
     sampler: SamplerConfig,
+    budgets: tuple[int, int],
     path: Path = DEFAULT_FILE,
     lines: int = 6,
     first_line: int | None = None,
-    line_tokens: int = 31,
-    block_tokens: int = 127,
     progress: bool = True,
 ) -> TypingReport:
-    """Type lines [first_line, first_line + lines) of `path` into the file without them, one character at a time."""
+    """Type lines [first_line, first_line + lines) of `path` into the file without them, one character at a time;
+    `budgets`: the token budgets of a line gap and a block gap (the server's settings)."""
+    line_tokens, block_tokens = budgets
     text = path.read_text(encoding="utf-8")
     language = language_of_path(str(path))
     all_lines = text.split("\n")

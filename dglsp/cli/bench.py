@@ -166,6 +166,7 @@ def _add_typing_args(parser: argparse.ArgumentParser) -> None:
 
 def _typing(args: argparse.Namespace) -> int:
     from ..bench.typing_replay import DEFAULT_FILE, replay
+    from ..server.settings import Settings
 
     if args.lines < 1 or (args.first_line is not None and args.first_line < 1):
         raise CliError("--lines and --first-line must be at least 1")
@@ -178,7 +179,9 @@ def _typing(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise CliError(str(exc)) from exc
     first = None if args.first_line is None else args.first_line - 1
-    report = replay(engine, sampler, path, args.lines, first, progress=not args.quiet)
+    defaults = Settings()  # the server's budgets, so a replayed keystroke asks what an editor's would
+    budgets = (defaults.line_tokens, defaults.max_tokens)
+    report = replay(engine, sampler, budgets, path, args.lines, first, progress=not args.quiet)
     info, s = engine.model.info, sampler
     print(f"{info['family']} ({info.get('decoder')} step), max_steps {s.max_steps}, stop_on {s.stop_on}")
     print(report.table())

@@ -79,7 +79,6 @@ class LeanLayer:
         plain = type(layer.experts) is dg.DiffusionGemmaTextExperts
         self.dense_experts = plain and layer.experts.num_experts <= DENSE_EXPERTS
         self.layer_scalar = layer.layer_scalar
-        self.is_sliding = attn.is_sliding
 
     def attention(self, x: torch.Tensor, cos_sin, keys: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
         rows = x.shape[1]
