@@ -34,6 +34,14 @@ def long_positions_dir(tmp_path_factory, tokenizer) -> Path:
 
 
 @pytest.fixture(scope="session")
+def converging_dir(tmp_path_factory, tokenizer) -> Path:
+    """The tiny model trained until it reproduces a few files (tests/converging.py); ~35 s, made once."""
+    from converging import make_converging
+
+    return make_converging(tmp_path_factory.mktemp("converging") / "model", tokenizer)
+
+
+@pytest.fixture(scope="session")
 def google_dir(tmp_path_factory) -> Path:
     """A tiny directory shaped as Google's released DiffusionGemma -it (tests/google_shaped.py)."""
     from google_shaped import make_google_shaped

@@ -38,6 +38,7 @@ class Attempt:
     steps: int  # forward passes of the denoiser (or decoder, for an autoregressive model)
     tokens: int  # tokens in the fill
     stop: str
+    confidence: float | None = None  # the fill's confidence score, from a filler that has one
 
 
 class Filler(Protocol):
@@ -63,9 +64,11 @@ class DiffusionFiller:
             self.engine.cache.clear()
 
     def fill(self, task: InfillTask, max_tokens: int) -> Attempt:
-        request = FillRequest(prefix=task.prefix, suffix=task.suffix, language="python", max_tokens=max_tokens)
+        # A one-line task is the line gap an editor asks for at the end of a line: the server sets single_line there.
+        request = FillRequest(task.prefix, task.suffix, "python", max_tokens, single_line=task.single_line)
         result = self.engine.fill(request, self.sampler)
-        return Attempt(result.text, result.ms, result.steps, result.tokens, result.stop)
+        score = result.confidence.score if result.confidence is not None else None
+        return Attempt(result.text, result.ms, result.steps, result.tokens, result.stop, score)
 
 
 @dataclass
@@ -99,6 +102,7 @@ class TaskResult:
     steps: int
     tokens: int
     stop: str
+    confidence: float | None = None
 
 
 @dataclass(frozen=True)
@@ -190,6 +194,7 @@ def run_tasks(
                     steps=attempt.steps,
                     tokens=attempt.tokens,
                     stop=attempt.stop,
+                    confidence=attempt.confidence,
                 )
                 for task, attempt, fill, future in pending
             ]

@@ -2,7 +2,8 @@
 each keystroke as the server would (the same gap rules, the prefix cache warm), with the latency of each.
 
 Every keystroke asks here; an editor's debounce drops most of them, so these figures are the worst case of
-the work a typist causes, not what each one waits for after a pause.
+the work a typist causes, not what each one waits for after a pause. Each is an automatic request: it is shown
+only when its confidence reaches the threshold, and the server's sampler gives up on one that cannot (`give_up`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class Keystroke:
     steps: int = 0
     stop: str = ""
     fill: str = ""
+    score: float | None = None  # its confidence score
 
 
 @dataclass
@@ -39,6 +41,7 @@ class TypingReport:
     first_line: int  # 1-based
     lines: int
     chars: int
+    floor: float = 0.0  # the confidence a suggestion needs to be shown
     keys: list[Keystroke] = field(default_factory=list)
 
     @property
@@ -56,6 +59,8 @@ class TypingReport:
             "p95_ms": round(percentile(ms, 95), 1) if ms else None,
             "mean_steps": round(statistics.mean(steps), 1) if steps else None,
             "converged": sum(k.stop == "converged" for k in asked),
+            "given_up": sum(k.stop == "low_confidence" for k in asked),
+            "shown": sum(bool(k.fill) and (k.score is None or k.score >= self.floor) for k in asked),
         }
 
     def table(self) -> str:
@@ -69,6 +74,8 @@ class TypingReport:
             ["latency p95 ms", f"{s['p95_ms']}"],
             ["denoising steps per suggestion, mean", f"{s['mean_steps']}"],
             ["suggestions that met the stop rule", f"{s['converged']} of {s['requests']}"],
+            ["given up part-way as under the threshold", f"{s['given_up']} of {s['requests']}"],
+            [f"shown (confidence >= {self.floor:.3f}, not empty)", f"{s['shown']} of {s['requests']}"],
         ]
         return render_table(rows, "plain", "<>")
 
@@ -97,9 +104,11 @@ def replay(
     lines: int = 6,
     first_line: int | None = None,
     progress: bool = True,
+    floor: float = 0.0,
 ) -> TypingReport:
     """Type lines [first_line, first_line + lines) of `path` into the file without them, one character at a time;
-    `budgets`: the token budgets of a line gap and a block gap (the server's settings)."""
+    `budgets`: the token budgets of a line gap and a block gap (the server's settings); `floor`: the confidence a
+    suggestion needs to be shown."""
     line_tokens, block_tokens = budgets
     text = path.read_text(encoding="utf-8")
     language = language_of_path(str(path))
@@ -108,7 +117,7 @@ def replay(
     before = "\n".join(all_lines[:first]) + "\n"
     typed = "\n".join(all_lines[first : first + lines]) + "\n"
     after = "\n".join(all_lines[first + lines :])
-    report = TypingReport(str(path), first + 1, lines, len(typed))
+    report = TypingReport(str(path), first + 1, lines, len(typed), floor)
     for n in tqdm(range(1, len(typed) + 1), desc="typing", unit="key", disable=not progress or None):
         buffer = before + typed[:n] + after
         cursor = len(before) + n
@@ -118,5 +127,6 @@ def replay(
             request = FillRequest(gap.prefix, gap.suffix, language, gap.max_tokens, single_line=gap.kind == "line")
             result = engine.fill(request, sampler)
             key.ms, key.steps, key.stop, key.fill = result.ms, result.steps, result.stop, result.text
+            key.score = result.confidence.score if result.confidence is not None else None
         report.keys.append(key)
     return report

@@ -13,6 +13,8 @@ from pathlib import Path
 import torch
 
 from .. import __version__
+from ..bench import calibration
+from ..bench.calibration import PRECISION_TARGET
 from ..bench.engine_speed import measure
 from ..bench.humaneval_tasks import SUITES as HUMANEVAL_SUITES
 from ..bench.humaneval_tasks import build_tasks
@@ -22,6 +24,8 @@ from ..engine.engine import Engine
 from ..engine.types import parse_config
 from ..models.base import DECODERS, ModelError
 from ..models.blank import SIZES, make_blank_model
+from ..models.loader import write_threshold
+from ..report.plots import save_plot
 from .options import CliError, add_model_flags, load
 
 SUITES = ("engine-speed", "typing", "gpu-shape", "serve", *HUMANEVAL_SUITES)
@@ -71,34 +75,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     served.add_argument("--clients", type=int, default=8, help="clients sending at once (default 8)")
     served.add_argument("--max-batch", type=int, default=8, help="most requests denoised together (default 8)")
     served.add_argument("--pairs", type=int, default=16, help="requests timed remote vs local, side by side")
-    infill = parser.add_argument_group("humaneval-single | humaneval-multi | humaneval-span")
-    infill.add_argument("--limit", type=int, help="run N tasks spread evenly over the suite")
-    infill.add_argument("--seed", type=int, default=0, help="sampler seed, and the random spans' seed")
-    infill.add_argument(
-        "--configs",
-        nargs="+",
-        default=["default", "sequential"],
-        metavar="CONFIG",
-        help="sampler configurations side by side: default, sequential (one token per step), "
-        "key=value,... (e.g. entropy_bound=0.3,max_steps=16), or, needing no model, oracle (the reference "
-        "middles: checks the harness) and empty (fills nothing: the floor)",
-    )
-    infill.add_argument(
-        "--lsp",
-        action="store_true",
-        help="fill through the real server (`dglsp --stdio`) as an editor does, timing each request end to end",
-    )
-    infill.add_argument("--ar-baseline", metavar="DIR", help="also run this autoregressive FIM model")
-    infill.add_argument("--max-tokens", type=int, help=f"token budget per fill (default {BUDGETS})")
-    infill.add_argument("--jobs", type=int, default=2, help="test processes running at once")
-    infill.add_argument("--timeout", type=float, default=5.0, help="seconds per test run")
-    infill.add_argument("--quiet", action="store_true", help="no progress bar")
-    infill.add_argument(
-        "--stop-after",
-        type=float,
-        metavar="SECONDS",
-        help="start no task after this long; the report counts the tasks that ran (a time-boxed run)",
-    )
+    _add_infill_args(parser)
     add_model_flags(parser)
 
 
@@ -154,6 +131,49 @@ def _write_report(args: argparse.Namespace, name: str, payload: dict) -> None:
         (out / name).write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
 
 
+def _add_infill_args(parser: argparse.ArgumentParser) -> None:
+    infill = parser.add_argument_group("humaneval-single | humaneval-multi | humaneval-span")
+    infill.add_argument("--limit", type=int, help="run N tasks spread evenly over the suite")
+    infill.add_argument("--seed", type=int, default=0, help="sampler seed, and the random spans' seed")
+    infill.add_argument(
+        "--configs",
+        nargs="+",
+        default=["default", "sequential"],
+        metavar="CONFIG",
+        help="sampler configurations side by side: default, sequential (one token per step), "
+        "key=value,... (e.g. entropy_bound=0.3,max_steps=16), or, needing no model, oracle (the reference "
+        "middles: checks the harness) and empty (fills nothing: the floor)",
+    )
+    infill.add_argument(
+        "--lsp",
+        action="store_true",
+        help="fill through the real server (`dglsp --stdio`) as an editor does, timing each request end to end",
+    )
+    infill.add_argument("--ar-baseline", metavar="DIR", help="also run this autoregressive FIM model")
+    infill.add_argument(
+        "--precision",
+        type=float,
+        default=PRECISION_TARGET,
+        help="the precision (pass@1 among suggestions shown) the calibrated confidence threshold must reach "
+        f"(default {PRECISION_TARGET})",
+    )
+    infill.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="write the `default` config's calibrated threshold into the model directory's dglsp.json",
+    )
+    infill.add_argument("--max-tokens", type=int, help=f"token budget per fill (default {BUDGETS})")
+    infill.add_argument("--jobs", type=int, default=2, help="test processes running at once")
+    infill.add_argument("--timeout", type=float, default=5.0, help="seconds per test run")
+    infill.add_argument("--quiet", action="store_true", help="no progress bar")
+    infill.add_argument(
+        "--stop-after",
+        type=float,
+        metavar="SECONDS",
+        help="start no task after this long; the report counts the tasks that ran (a time-boxed run)",
+    )
+
+
 def _add_typing_args(parser: argparse.ArgumentParser) -> None:
     typing = parser.add_argument_group("typing: a file's lines typed again, a suggestion asked at each keystroke")
     typing.add_argument("--file", metavar="PATH", help="the file to retype lines of (default: textwrap.py)")
@@ -174,16 +194,21 @@ def _typing(args: argparse.Namespace) -> int:
     if not path.is_file():
         raise CliError(f"no file {path}")
     engine = Engine(load(args))
+    floor = engine.min_confidence
     try:
-        _, sampler = parse_config(args.sampler, engine.sampler)
+        # An automatic request, as the server makes it: given up on when it cannot reach the threshold.
+        _, sampler = parse_config(args.sampler, engine.sampler.with_overrides(give_up=floor))
     except ValueError as exc:
         raise CliError(str(exc)) from exc
     first = None if args.first_line is None else args.first_line - 1
     defaults = Settings()  # the server's budgets, so a replayed keystroke asks what an editor's would
     budgets = (defaults.line_tokens, defaults.max_tokens)
-    report = replay(engine, sampler, budgets, path, args.lines, first, progress=not args.quiet)
+    report = replay(engine, sampler, budgets, path, args.lines, first, progress=not args.quiet, floor=floor)
     info, s = engine.model.info, sampler
-    print(f"{info['family']} ({info.get('decoder')} step), max_steps {s.max_steps}, stop_on {s.stop_on}")
+    print(
+        f"{info['family']} ({info.get('decoder')} step), max_steps {s.max_steps}, stop_on {s.stop_on}, "
+        f"give_up {s.give_up:g}"
+    )
     print(report.table())
     _write_report(args, "typing.json", {"summary": report.summary(), **asdict(report)})
     return 0
@@ -292,6 +317,10 @@ def _humaneval(args: argparse.Namespace) -> int:
         raise CliError("--jobs must be at least 1 and --timeout above 0")
     if args.stop_after is not None and args.stop_after <= 0:
         raise CliError("--stop-after must be above 0 seconds")
+    if not 0 < args.precision <= 1:
+        raise CliError("--precision must be above 0 and at most 1")
+    if args.calibrate and (args.size or args.lsp or "default" not in args.configs):
+        raise CliError("--calibrate writes the `default` config's threshold into the model: not with --size or --lsp")
     deadline = time.monotonic() + args.stop_after if args.stop_after else None
     try:
         tasks = build_tasks(args.suite, seed=args.seed, limit=args.limit)
@@ -341,14 +370,41 @@ def _humaneval(args: argparse.Namespace) -> int:
         "python": platform.python_version(),
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
+    calibrations = _calibrations(results, summaries, args.precision)
     report = table(header, summaries)
+    if calibrations:
+        report += "\n\n" + calibration.table(calibrations)
     print(report)
     (out / "report.txt").write_text(report + "\n", encoding="utf-8")
+    settings["calibration"] = {c.config: c.summary() for c in calibrations}
     write_json(out / "results.json", settings, summaries, results)
     plotted = write_plot(out / "pass_vs_speed.png", header, summaries)
     plot = ", pass_vs_speed.png" if plotted else " (no plot: matplotlib is not installed)"
+    plot += _plot_calibrations(out / "coverage_precision.png", header, calibrations)
     print(f"\nwrote {out}/report.txt, results.json{plot}")
+    if args.calibrate:
+        chosen = next(c for c in calibrations if c.config == "default")
+        notes = write_threshold(Path(model_info["path"]), chosen.record(), args.suite)
+        print(f"calibrated: confidence threshold {chosen.threshold:.4f} written to {notes}")
     return 0
+
+
+def _plot_calibrations(path: Path, header: str, calibrations: list[calibration.Calibration]) -> str:
+    """The coverage/precision curves as a PNG: its name for the `wrote` line, or "" when there is none."""
+    drawn = calibrations and save_plot(
+        path, lambda ax: calibration.draw(ax, header, calibrations), figsize=(8, 4.8), dpi=120
+    )
+    return f", {path.name}" if drawn else ""
+
+
+def _calibrations(results, summaries, target: float) -> list[calibration.Calibration]:
+    """A calibration per configuration whose every fill has a confidence score."""
+    out = []
+    for s in summaries:
+        mine = [r for r in results if r.config == s.config]
+        if mine and all(r.confidence is not None for r in mine):
+            out.append(calibration.calibrate(s.config, [(r.confidence, r.passed) for r in mine], target))
+    return out
 
 
 def _fillers(args: argparse.Namespace) -> tuple[list[Filler], dict, dict, str]:

@@ -63,6 +63,9 @@ def run(args: argparse.Namespace) -> int:
         f"test fill     {result.ms:.0f} ms, {result.steps} steps, {result.tokens} tokens, "
         f"stop: {result.stop}: {result.text!r}"
     )
+    if result.confidence is not None:
+        shown = "shown" if result.confidence.score >= engine.min_confidence else "not shown while typing"
+        say(f"confidence    {result.confidence.score:.3f}, threshold {engine.min_confidence:.3f}: {shown}")
     say("ok")
     return 0
 

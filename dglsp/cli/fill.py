@@ -16,10 +16,11 @@ from typing import TextIO
 
 from tqdm import tqdm
 
+from ..engine.confidence import min_confidence
 from ..engine.engine import Engine
 from ..engine.fill_json import parse_line, result_record
 from ..engine.memory import OutOfMemory
-from ..engine.types import FillRequest
+from ..engine.types import FillRequest, FillResult
 from ..models.fim import FIM_FORMATS
 from ..serving.backends import FORMS, Backend, open_backend
 from ..serving.http_json import BackendError, BackendUnavailable
@@ -45,6 +46,13 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
         choices=("auto", "chat", *(f.name for f in FIM_FORMATS)),
         help="how an OpenAI-compatible server is asked: FIM tokens (auto: by the model's name) or chat",
     )
+    parser.add_argument(
+        "--min-confidence",
+        type=float,
+        metavar="SCORE",
+        help="print a fill only when its confidence score reaches this (default: the model's calibrated threshold; "
+        '0 prints every fill); below it the completion is empty with "stop": "low_confidence"',
+    )
     add_model_flags(parser)
     add_sampler_flags(parser)
 
@@ -54,27 +62,51 @@ def run(args: argparse.Namespace) -> int:
         stream.reconfigure(encoding="utf-8")
     if args.show_prompt and args.backend not in (None, "local"):
         raise CliError("--show-prompt shows dglsp's own canvas: it needs a local model, not --backend")
+    if args.min_confidence is not None and not 0 <= args.min_confidence <= 1:
+        raise CliError("--min-confidence must be between 0 and 1")
     if args.cursor:
         prefix, suffix = read_cursor(args.cursor)
         language = language_of_path(args.cursor.rsplit(":", 2)[0])  # a chat prompt names it
         request = FillRequest(prefix=prefix, suffix=suffix, language=language, max_tokens=args.max_tokens)
         eng = _engine(args)
+        floor = min_confidence(args.min_confidence, eng)
         if args.show_prompt:
             show_prompt(eng, request)
         try:
-            result = eng.fill(request)
+            result = eng.fill(request, eng.sampler.with_overrides(give_up=floor))
         except OutOfMemory as exc:  # one line that says what to lower, not a traceback
             raise CliError(f"{exc}; try a smaller --context-tokens or --max-tokens") from exc
         text = result.text if args.multi_line else first_line(result.text)
+        record = gated(result, result_record(result) | {"completion": text}, floor)
         if args.json:
-            print(json.dumps(result_record(result) | {"completion": text}, ensure_ascii=False))
+            print(json.dumps(record, ensure_ascii=False))
+        elif record["stop"] == "low_confidence":
+            score = record["confidence"]["score"]
+            print(
+                f"dglsp: the model is not confident here (confidence {score:.3f}, under {floor:.3f}); "
+                "--min-confidence 0 prints its fill anyway",
+                file=sys.stderr,
+            )
         else:
             print(text)
         return 0
     stdin = sys.stdin
     stdin.reconfigure(encoding="utf-8", errors="replace")
-    fill_lines(_engine(args), stdin, sys.stdout, default_max_tokens=args.max_tokens, show=args.show_prompt)
+    eng = _engine(args)
+    floor = min_confidence(args.min_confidence, eng)
+    fill_lines(eng, stdin, sys.stdout, default_max_tokens=args.max_tokens, show=args.show_prompt, floor=floor)
     return 0
+
+
+def gated(result: FillResult, record: dict, floor: float) -> dict:
+    """A fill's record with its completion emptied when its confidence score is under `floor`."""
+    if result.confidence is None or result.confidence.score >= floor:
+        return record
+    return (
+        record
+        | {"completion": "", "stop": "low_confidence"}
+        | ({"fills": [""] * len(record["fills"])} if "fills" in record else {})
+    )
 
 
 def show_prompt(eng: Engine | Backend, request: FillRequest) -> None:
@@ -96,15 +128,23 @@ def _engine(args: argparse.Namespace) -> Engine | Backend:
 
 
 def fill_lines(
-    eng: Engine | Backend, lines: TextIO, out: TextIO, default_max_tokens: int = 64, show: bool = False
+    eng: Engine | Backend,
+    lines: TextIO,
+    out: TextIO,
+    default_max_tokens: int = 64,
+    show: bool = False,
+    floor: float = 0.0,
 ) -> None:
-    """One output line per input line, in order; a bad line gets {"error"} and the run goes on."""
+    """One output line per input line, in order; a bad line gets {"error"} and the run goes on. A fill scoring
+    under `floor` comes out empty, with "stop": "low_confidence"."""
     for line in tqdm(lines, desc="fill", unit="task", disable=None, file=sys.stderr):
         try:
             task = parse_line(line, default_max_tokens)
             if show:
                 show_prompt(eng, task.request)
-            record = result_record(eng.fill(task.request, eng.sampler.with_overrides(**task.sampler)))
+            sampler = eng.sampler.with_overrides(**({"give_up": floor} | task.sampler))
+            result = eng.fill(task.request, sampler)
+            record = gated(result, result_record(result), floor)
         except ValueError as exc:
             record = {"error": str(exc)}
         except Exception as exc:  # a model failure on one task (e.g. out of memory) must not end the run

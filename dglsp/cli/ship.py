@@ -2,7 +2,8 @@
 
 A model replaces the shipped one only when the full `dglsp bench --suite humaneval-single` (every task, no
 --limit) of MODEL scores a higher pass@1 than that of the shipped model, with a parse rate no lower. Then its
-files replace the shipped directory's, and both bench tables go into its model card.
+files replace the shipped directory's, both bench tables go into its model card, and its bench's calibrated
+confidence threshold into its dglsp.json.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..models.base import ModelError
-from ..models.loader import DEFAULT_MODEL_DIR, check_model_dir
+from ..models.loader import DEFAULT_MODEL_DIR, check_model_dir, write_threshold
 from .options import CliError
 
 SUITE = "humaneval-single"
 CONFIG = "default"  # the sampler the model ships with
+CURVE = "coverage_precision.png"  # the bench's plot of the confidence gate, kept beside the model it calibrated
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,6 +38,7 @@ class Score:
     pass_at_1: float
     parses: float
     report: str
+    calibration: dict | None = None  # the `default` config's confidence calibration, from a bench that has one
 
 
 def score(bench_dir: Path) -> Score:
@@ -53,7 +56,9 @@ def score(bench_dir: Path) -> Score:
             f"{bench_dir}: the rule needs a full `dglsp bench --suite {SUITE}` with the `{CONFIG}` config "
             f"(every task, no --limit or --stop-after); this one is {settings['suite']}, {row and row['tasks']} tasks"
         )
-    return Score(Path(settings["model"]["path"]).resolve(), row["tasks"], row["pass_at_1"], row["parses"], report)
+    calibration = (settings.get("calibration") or {}).get(CONFIG)
+    model = Path(settings["model"]["path"]).resolve()
+    return Score(model, row["tasks"], row["pass_at_1"], row["parses"], report, calibration)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -88,5 +93,12 @@ def run(args: argparse.Namespace) -> int:
     text += f"\n## Shipped by the full {SUITE} bench\n\nThis model:\n\n```\n{new.report.rstrip()}\n```\n"
     text += f"\nThe model it replaced:\n\n```\n{old.report.rstrip()}\n```\n"
     card.write_text(text, encoding="utf-8")
+    if new.calibration is not None:  # its own bench calibrates the shipped model's confidence gate
+        fields = {k: v for k, v in new.calibration.items() if k != "curve"}
+        write_threshold(target, fields, SUITE)
+        curve = args.bench / CURVE
+        if curve.exists():
+            shutil.copy(curve, target / CURVE)
+        print(f"confidence threshold {new.calibration['threshold']:.4f}, from its bench")
     print(f"shipped: {model} -> {target}")
     return 0

@@ -16,7 +16,7 @@ from .canvas import SpecialIds, canvas_size, lay_out, lay_out_chat
 from .fill_json import MAX_FILL_TOKENS
 from .memory import OutOfMemory, check_fits, is_out_of_memory, release_memory
 from .sampler import Canvasing, Denoised, OnStep, denoise_many
-from .types import FillRequest, FillResult, SamplerConfig, StopReason
+from .types import Confidence, FillRequest, FillResult, SamplerConfig, StopReason
 
 # Characters kept on each side before tokenizing: enough for any context window, cheap for a 100k-line file.
 CHARS_PER_POSITION = 16
@@ -54,6 +54,11 @@ class Engine:
         self.chat = self.denoiser.layout in CHAT_LAYOUTS
         self.thinking = [(vocab[a], vocab[b]) for a, b in chat.THINKING if a in vocab and b in vocab]
         self._system_turn = True  # until the chat template refuses one
+
+    @property
+    def min_confidence(self) -> float:
+        """The model's calibrated confidence threshold (`LoadedModel.min_confidence`)."""
+        return self.model.min_confidence
 
     def encode(self, text: str) -> list[int]:
         # split_special_tokens: a file that contains `<|endoffill|>` or `<turn|>` as text keeps it as text, and
@@ -207,6 +212,8 @@ class Engine:
     def _take(self, fill: _Fill, out: Denoised) -> None:
         request = fill.request
         fill.steps, fill.blocks, fill.stop = fill.steps + out.steps, fill.blocks + 1, out.stop
+        fill.logprobs += out.logprobs
+        fill.settled = fill.settled and out.stop == "converged"
         ended = True
         for i, hole in enumerate(fill.layout.canvas.holes):
             piece, ended_here = self._cut(out.tokens[hole.start : hole.stop], self._single_line(request))
@@ -214,7 +221,8 @@ class Engine:
             ended = ended and ended_here
         fill.remaining = request.max_tokens - len(fill.pieces[0])
         # Several holes fill in one canvas; a single fill goes on block by block until it ends itself.
-        fill.done = ended or request.holes > 1 or out.stop == "cancelled" or fill.remaining <= 0
+        stopped = out.stop in ("cancelled", "low_confidence")
+        fill.done = ended or request.holes > 1 or stopped or fill.remaining <= 0
         if fill.done:
             fill.ms = (time.perf_counter() - fill.started) * 1000
 
@@ -268,6 +276,8 @@ class _Fill:
     blocks: int = 0
     encoded: int = 0
     stop: StopReason = "converged"
+    logprobs: list[float] = field(default_factory=list)
+    settled: bool = True
     done: bool = False
     ms: float = 0.0
     layout: CanvasLayout | None = None
@@ -285,4 +295,5 @@ class _Fill:
             stop=self.stop,
             blocks=self.blocks,
             prefix_tokens_encoded=self.encoded,
+            confidence=Confidence.of(self.logprobs, self.settled),
         )

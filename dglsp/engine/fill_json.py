@@ -4,8 +4,8 @@ A task is `{"prefix", "suffix"?, "language"?, "max_tokens"?, "between"?, "single
 (`between`: the code between several holes, which then fill in one canvas; `single_line`: the fill ends at its
 first newline; sampler fields: `SamplerConfig`'s, e.g. `max_steps`,
 `seed`); unknown keys are refused, so a typo is not silently ignored. The answer is
-`{"completion", "steps", "tokens_per_step", "ms", "stop"}` (and `"fills"`, one per hole, when there are
-several), or `{"error"}`.
+`{"completion", "steps", "tokens_per_step", "ms", "stop", "confidence"}` (`confidence`: `{"score", "worst",
+"settled"}`; `"fills"`, one per hole, when there are several), or `{"error"}`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass, fields
 from typing import Any
 
-from .types import FillRequest, FillResult, SamplerConfig
+from .types import Confidence, FillRequest, FillResult, SamplerConfig
 
 MAX_FILL_TOKENS = 4096
 REQUEST_KEYS = ("prefix", "suffix", "language", "max_tokens", "between", "single_line")
@@ -77,6 +77,16 @@ def result_record(result: FillResult) -> dict[str, Any]:
         "ms": round(result.ms, 1),
         "stop": result.stop,
     }
+    if result.confidence is not None:
+        record["confidence"] = result.confidence.record()
     if len(result.fills) > 1:
         record["fills"] = list(result.fills)
     return record
+
+
+def confidence_of(record: dict[str, Any]) -> Confidence | None:
+    """A record's `confidence` back (a server that does not send one: None)."""
+    c = record.get("confidence")
+    if not isinstance(c, dict):
+        return None
+    return Confidence(float(c.get("score", 0.0)), float(c.get("worst", 0.0)), bool(c.get("settled")), 0)

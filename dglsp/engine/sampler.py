@@ -11,6 +11,9 @@ rest. Fixed tokens (suffix, code between holes) never change.
 - `Noising`: uniform noise puts random tokens in rejected slots and leaves every slot open; absorbing noise puts
   the mask token there and accepted slots stay.
 
+Each step remembers what the model predicted for the slots it could not see (`BlindScores`): a fill's
+`Confidence` is made of that. With `give_up`, a fill still scoring under it at half its step budget stops there.
+
 `denoise_many` runs several canvases (of several requests) through each decoder call together.
 
 With `draw="multinomial"` this loop repeats `transformers`' reference sampler's random draws one for one (same
@@ -28,7 +31,8 @@ import torch
 
 from ..models.base import Denoiser, PrefixState
 from .canvas import Canvas
-from .types import SamplerConfig, StepView, StopReason
+from .confidence import BlindScores
+from .types import Confidence, SamplerConfig, StepView, StopReason
 
 OnStep = Callable[[StepView], bool | None]  # return True to cancel
 
@@ -38,6 +42,20 @@ class Denoised:
     tokens: list[int]  # the whole canvas: filled slots and fixed tokens
     steps: int
     stop: StopReason
+    logprobs: tuple[float, ...] = ()  # of the fill's tokens (`fill_positions`): blind and untempered
+
+
+def fill_positions(answer: torch.Tensor, holes: tuple[range, ...], ends: frozenset[int]) -> torch.Tensor:
+    """The canvas positions the fill is made of: each hole's slots up to and including its first end token (the
+    whole hole when it has none); the pads after an end are never read."""
+    tokens = answer[0].tolist()
+    positions: list[int] = []
+    for hole in holes:
+        for at in hole:
+            positions.append(at)
+            if tokens[at] in ends:
+                break
+    return torch.tensor(positions, dtype=torch.long, device=answer.device)
 
 
 def entropy_bound_accept(entropy: torch.Tensor, bound: float) -> torch.Tensor:
@@ -145,16 +163,7 @@ class EntropyBound:
         return stable and (confident or float(entropy.mean()) < self.config.confidence)
 
     def fill_positions(self, answer: torch.Tensor) -> torch.Tensor:
-        """The canvas positions the fill is made of: each hole's slots up to and including its first end token
-        (the whole hole when it has none); the pads after an end are never read."""
-        tokens = answer[0].tolist()
-        positions: list[int] = []
-        for hole in self.holes:
-            for at in hole:
-                positions.append(at)
-                if tokens[at] in self.ends:
-                    break
-        return torch.tensor(positions, dtype=torch.long, device=answer.device)
+        return fill_positions(answer, self.holes, self.ends)
 
 
 @dataclass(frozen=True)
@@ -195,6 +204,10 @@ class Canvasing:
     read: torch.Tensor  # where those slots' logits are in what the denoiser returns
     slots: torch.Tensor | None  # every slot, for a denoiser that returns their logits only (`slots_only`)
     total: int
+    holes: tuple[range, ...] = ()
+    ends: frozenset[int] = frozenset()
+    blind: BlindScores | None = None
+    seen: torch.Tensor | None = None  # which open slots showed a token (not noise) to this step
     self_conditioning: torch.Tensor | None = None
     steps: int = 0
     stop: StopReason = "max_steps"
@@ -236,12 +249,16 @@ class Canvasing:
             read,
             slots,
             total,
+            canvas.holes,
+            ends,
+            BlindScores.empty(fixed.shape[1], denoiser.device),
             finished=total == 0,
         )
 
     def advance(self, logits: torch.Tensor) -> None:
         """One denoising step from the model's logits for this canvas: (1, len, vocab), or (1, slots, vocab)."""
         step, self.steps = self.steps, self.steps + 1
+        raw = logits[0, self.read]
         logits = logits / self.config.temperature(step, self.total)
         self.self_conditioning, slot_logits = logits, logits[0, self.read]
         sampled, entropy = propose(slot_logits, self.rng, self.config.draw)
@@ -249,12 +266,17 @@ class Canvasing:
         current = self.current.clone()
         current[0, self.rows] = torch.where(accepted, sampled, self.noise.like(current)[0, self.rows])
         answer = current.clone()
-        answer[0, self.rows] = self.schedule.answer(accepted, sampled, slot_logits.argmax(dim=-1))
+        guess = slot_logits.argmax(dim=-1)
+        answer[0, self.rows] = self.schedule.answer(accepted, sampled, guess)
         self.current, self.answer = current, answer
         mean_entropy = float(entropy.mean())
         rows = self.rows
+        blind = torch.ones_like(accepted) if self.seen is None else ~self.seen
+        self.blind.remember(rows[blind], raw[blind], sampled[blind], guess[blind])
         if self.schedule.commits or self.noise.commits:
-            self.rows, self.read = self.rows[~accepted], self.read[~accepted]
+            self.rows, self.read = self.rows[~accepted], self.read[~accepted]  # the rest shows noise or a mask
+        else:
+            self.seen = accepted
         view = StepView(step, answer[0].tolist(), int(accepted.sum()), mean_entropy)
         if self.on_step is not None and self.on_step(view):
             self.stop, self.finished = "cancelled", True
@@ -262,9 +284,18 @@ class Canvasing:
             self.stop, self.finished = "converged", True
         elif self.steps == self.total:
             self.finished = True
+        elif self.config.give_up and self.steps == self.total // 2 and self.score() < self.config.give_up:
+            self.stop, self.finished = "low_confidence", True
+
+    def fill_logprobs(self) -> list[float]:
+        positions = fill_positions(self.answer, self.holes, self.ends)
+        return self.blind.logprobs(positions, self.answer[0, positions])
+
+    def score(self) -> float:
+        return Confidence.of(self.fill_logprobs(), settled=False).score
 
     def result(self) -> Denoised:
-        return Denoised(tokens=self.answer[0].tolist(), steps=self.steps, stop=self.stop)
+        return Denoised(self.answer[0].tolist(), self.steps, self.stop, tuple(self.fill_logprobs()))
 
 
 def denoise_many(denoiser: Denoiser, canvases: list[Canvasing]) -> list[Denoised]:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Literal
 
 from ..models.generation import REFERENCE_GENERATION as _REFERENCE
 
-StopReason = Literal["converged", "max_steps", "cancelled"]
+# low_confidence: given up part-way, the fill scoring under the sampler's `give_up` (an answer nobody would see).
+StopReason = Literal["converged", "max_steps", "cancelled", "low_confidence"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,31 @@ class FillRequest:
 
 
 @dataclass(frozen=True)
+class Confidence:
+    """How sure the model is of its own fill, from what the sampler already has.
+
+    `score` is the geometric mean of the probabilities the model gives the fill's tokens (its end token included)
+    at the last step, at temperature 1: exp of the mean log-probability, the length-normalised likelihood that
+    ranks code samples best (Codex, "mean logp"). `worst` is the least likely token; `settled`, whether every
+    block met its stop rule.
+    """
+
+    score: float
+    worst: float
+    settled: bool
+    tokens: int  # tokens scored
+
+    @classmethod
+    def of(cls, logprobs: Sequence[float], settled: bool) -> Confidence:
+        if not logprobs:
+            return cls(0.0, 0.0, settled, 0)
+        return cls(math.exp(sum(logprobs) / len(logprobs)), math.exp(min(logprobs)), settled, len(logprobs))
+
+    def record(self) -> dict:
+        return {"score": round(self.score, 4), "worst": round(self.worst, 4), "settled": self.settled}
+
+
+@dataclass(frozen=True)
 class FillResult:
     fills: tuple[str, ...]
     steps: int
@@ -47,6 +75,7 @@ class FillResult:
     stop: StopReason
     blocks: int = 1
     prefix_tokens_encoded: int = 0
+    confidence: Confidence | None = None  # None: a backend that does not say
 
     @property
     def text(self) -> str:
@@ -77,6 +106,9 @@ class SamplerConfig:
     # the end included). "fill" never stops later; on a model that converges it stops far sooner with the same
     # fill (tests/engine/test_stop_rules.py).
     stop_on: str = "fill"
+    # Give up on a fill whose confidence score is still under this at half its step budget (stop
+    # "low_confidence"): the server sets its threshold here for automatic requests, which would show nothing.
+    give_up: float = 0.0
 
     def __post_init__(self) -> None:
         if self.draw not in ("inverse-cdf", "multinomial"):
@@ -93,6 +125,8 @@ class SamplerConfig:
             raise ValueError(f"confidence must be > 0, got {self.confidence}")
         if self.tokens_per_step < 0:
             raise ValueError(f"tokens_per_step must be >= 0, got {self.tokens_per_step}")
+        if not 0 <= self.give_up <= 1:
+            raise ValueError(f"give_up must be between 0 and 1, got {self.give_up}")
         if self.stop_on not in ("canvas", "fill"):
             raise ValueError(f"stop_on must be canvas or fill, got {self.stop_on!r}")
 

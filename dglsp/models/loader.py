@@ -17,7 +17,12 @@ from .tokenizer import END_OF_FILL
 
 DGLSP_FILE = "dglsp.json"  # dglsp's own notes about a model directory: its layout and end-of-fill token
 DEFAULT_MODEL_DIR = Path(__file__).parent / "default"
-QUIET_BELOW_BYTES = 1 << 30  # weights that load without a progress bar
+QUIET_BELOW_BYTES = 1 << 30
+# The least confidence score a suggestion needs to be shown, for a model whose bench has not calibrated one
+# (`dglsp bench --calibrate` writes its own into dglsp.json): 0.9 per token, so an unknown model shows little
+# rather than noise.
+CONFIDENCE_NOTE = "confidence"
+DEFAULT_MIN_CONFIDENCE = 0.9  # weights that load without a progress bar
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,7 @@ class LoadedModel:
     family: str
     stop_ids: frozenset[int]
     generation_config: dict  # the directory's generation_config.json: the sampler settings it was tuned for
+    min_confidence: float = DEFAULT_MIN_CONFIDENCE  # the calibrated threshold in dglsp.json, else the default
     info: dict = field(default_factory=dict)
 
 
@@ -154,6 +160,7 @@ def load_model(path: str | os.PathLike | None = None, options: LoadOptions | Non
         family=family,
         stop_ids=frozenset(stop_ids),
         generation_config=generation_config,
+        min_confidence=calibrated_threshold(notes),
         info={
             "family": family,
             "layout": denoiser.layout,
@@ -162,6 +169,7 @@ def load_model(path: str | os.PathLike | None = None, options: LoadOptions | Non
             "quantize": options.quantize,
             "decoder": getattr(denoiser, "decoder", "dynamic"),
             "self_conditioning": "slots" if denoiser.slots_only else "all",
+            "min_confidence": calibrated_threshold(notes),
             "parameters": params,
             "bytes_on_disk": sum(f.stat().st_size for f in root.iterdir() if f.is_file()),
             "vocab_size": denoiser.vocab_size,
@@ -328,6 +336,27 @@ def _load_tokenizer(root: Path, options: LoadOptions):
         )
     except Exception as exc:
         raise ModelError(f"cannot load the tokenizer in {root}: {error_summary(exc)}") from exc
+
+
+def calibrated_threshold(notes: dict) -> float:
+    """The `threshold` of dglsp.json's `confidence` section (what `dglsp bench --calibrate` found), or the default."""
+    section = notes.get(CONFIDENCE_NOTE)
+    if section is None:
+        return DEFAULT_MIN_CONFIDENCE
+    value = section.get("threshold") if isinstance(section, dict) else None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise ModelError(f"{DGLSP_FILE}: {CONFIDENCE_NOTE}.threshold must be a number from 0 to 1, got {value!r}")
+    return float(value)
+
+
+def write_threshold(root: Path, section: dict, suite: str) -> Path:
+    """Keep a bench's calibration (its `threshold` and what it was measured on) in the model's dglsp.json."""
+    path = root / DGLSP_FILE
+    notes = read_optional_json(path)
+    notes[CONFIDENCE_NOTE] = {**section, "suite": suite}
+    calibrated_threshold(notes)  # refuse to write what loading would refuse
+    path.write_text(json.dumps(notes, indent=2) + "\n", encoding="utf-8")
+    return path
 
 
 def _conditioned_rows(notes: dict) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .actions import ActionPlan, Job, Site, plan_actions, run_action
+from .actions import ActionPlan, Job, Proposal, Site, plan_actions, run_action
 from .app import DglspServer
 from .documents import Document
 from .fills import Edit, Origin, origin
@@ -52,12 +52,20 @@ async def action_edits(ls: DglspServer, data: Any) -> tuple[Document, list[Edit]
     plan = next((p for p in plan_actions(site) if p.kind == data["kind"]), None)
     if plan is None:
         raise Changed(f"the {data['kind']} action no longer applies at this place")
-    edits = await _run(ls, site, plan, origin(ls.documents, ls.host.engine, doc))
+    proposal = await _run(ls, site, plan, origin(ls.documents, ls.host.engine, doc))
     if doc.version != version:
         raise Changed(f"{doc.uri} changed while the model worked; ask again")
-    if not edits:
+    if not proposal.confident:
+        ls.tell(
+            "info",
+            f"dglsp: the model is not confident here (confidence {proposal.score:.2f}, under {proposal.floor:.2f}), "
+            "so nothing was changed; set minConfidence to 0 to apply its fill anyway",
+            show=True,
+        )
+        return doc, []
+    if not proposal.edits:
         ls.tell("info", "dglsp: the model found nothing to put there", show=True)
-    return doc, edits
+    return doc, proposal.edits
 
 
 def _well_formed(data: Any) -> bool:
@@ -71,7 +79,7 @@ def _well_formed(data: Any) -> bool:
     )
 
 
-async def _run(ls: DglspServer, site: Site, plan: ActionPlan, at: Origin) -> list[Edit]:
+async def _run(ls: DglspServer, site: Site, plan: ActionPlan, at: Origin) -> Proposal:
     text, grammar, settings = site.text, site.grammar, site.settings
     outcome, value = await run_job(
         ls, lambda cancel: run_action(Job(ls.host.require(), text, plan, grammar, settings, cancel, at))

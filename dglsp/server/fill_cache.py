@@ -14,6 +14,7 @@ class Entry:
     prefix_tail: str
     suffix: str
     fill: str
+    score: float | None = None  # the fill's confidence score
 
 
 class FillCache:
@@ -25,9 +26,9 @@ class FillCache:
     def clear(self) -> None:
         self._entries.clear()
 
-    def put(self, scope: tuple, prefix: str, suffix: str, fill: str) -> None:
+    def put(self, scope: tuple, prefix: str, suffix: str, fill: str, score: float | None = None) -> None:
         """`scope` holds whatever else decides the fill (model, sampler settings, gap kind, budget)."""
-        entry = Entry(len(prefix), prefix[-TAIL:], suffix[: self.suffix_chars], fill)
+        entry = Entry(len(prefix), prefix[-TAIL:], suffix[: self.suffix_chars], fill, score)
         key = (scope, entry.prefix_len, entry.prefix_tail, entry.suffix)
         self._entries[key] = entry
         self._entries.move_to_end(key)
@@ -36,6 +37,11 @@ class FillCache:
 
     def get(self, scope: tuple, prefix: str, suffix: str) -> str | None:
         """The fill for this gap, or the rest of a cached fill whose start the user has since typed."""
+        found = self.lookup(scope, prefix, suffix)
+        return None if found is None else found[0]
+
+    def lookup(self, scope: tuple, prefix: str, suffix: str) -> tuple[str, float | None] | None:
+        """`get`, with the confidence score of the fill it comes from."""
         suffix = suffix[: self.suffix_chars]
         for key in reversed(self._entries):
             entry = self._entries[key]
@@ -50,5 +56,5 @@ class FillCache:
                 and prefix[entry.prefix_len :] == entry.fill[:typed]
             ):
                 self._entries.move_to_end(key)
-                return entry.fill[typed:]
+                return entry.fill[typed:], entry.score
         return None

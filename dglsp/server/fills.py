@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from urllib.parse import urlsplit
 
+from ..engine.confidence import min_confidence as least_confidence
 from ..engine.engine import Engine
-from ..engine.types import FillRequest
+from ..engine.types import FillRequest, FillResult
 from ..syntax.gap import Gap
 from ..syntax.trim import trim_fill
 from .documents import Document, Documents
@@ -29,14 +30,39 @@ class Edit:
     text: str
 
 
-def run_fill(engine: Engine, request: FillRequest, settings: Settings, cancel: threading.Event) -> tuple[str, ...]:
+@dataclass(frozen=True)
+class Fill:
+    text: str
+    score: float | None  # the fill's confidence score; None from a backend that gives none
+    floor: float  # the least score shown unasked (`min_confidence`)
+    given_up: bool = False  # stopped part-way as too unsure: a half-done fill, not one to keep
+
+    @property
+    def confident(self) -> bool:
+        return self.score is None or self.score >= self.floor
+
+
+def min_confidence(engine: object, settings: Settings) -> float:
+    return least_confidence(settings.min_confidence, engine)
+
+
+def score_of(result: FillResult) -> float | None:
+    return None if result.confidence is None else result.confidence.score
+
+
+def run_fill(
+    engine: Engine, request: FillRequest, settings: Settings, cancel: threading.Event, give_up: float = 0.0
+) -> FillResult:
+    """`give_up`: stop a fill still scoring under it at half its steps (nobody would see it)."""
     sampler = settings.sampler_config(engine.sampler)
+    if give_up:
+        sampler = sampler.with_overrides(give_up=give_up)
     if log.isEnabledFor(logging.DEBUG) and isinstance(engine, Engine):
         log.debug("what the model sees:\n%s", engine.prompt(request))
     result = engine.fill(request, sampler, on_step=lambda _view: cancel.is_set())
     if result.stop == "cancelled":
         raise Cancelled("cancelled between denoising steps")
-    return result.fills
+    return result
 
 
 @dataclass(frozen=True)
@@ -56,9 +82,17 @@ def origin(documents: Documents, engine: object, doc: Document) -> Origin:
 
 
 def fill_gap(
-    engine: Engine, text: str, gap: Gap, grammar: str | None, settings: Settings, cancel, at: Origin = Origin()
-) -> str:
-    """Denoise one gap and trim the fill to what should go into the buffer."""
+    engine: Engine,
+    text: str,
+    gap: Gap,
+    grammar: str | None,
+    settings: Settings,
+    cancel,
+    at: Origin = Origin(),
+    unasked: bool = False,
+) -> Fill:
+    """Denoise one gap and trim the fill to what should go into the buffer. `unasked`: a suggestion shown only
+    when confident, so one that cannot get there stops early."""
     request = FillRequest(
         gap.prefix,
         gap.suffix,
@@ -68,5 +102,7 @@ def fill_gap(
         other_files=at.other_files,
         single_line=gap.kind == "line",
     )
-    (raw,) = run_fill(engine, request, settings, cancel)
-    return trim_fill(text, gap, raw, grammar, parse=settings.parse_trim)
+    floor = min_confidence(engine, settings)
+    result = run_fill(engine, request, settings, cancel, give_up=floor if unasked else 0.0)
+    trimmed = trim_fill(text, gap, result.text, grammar, parse=settings.parse_trim)
+    return Fill(trimmed, score_of(result), floor, given_up=result.stop == "low_confidence")

@@ -111,6 +111,14 @@ class Settings:
     line_tokens: int = setting(31, "Token budget of a rest-of-line fill.", between=(1, 256))
     max_tokens: int = setting(127, "Token budget of a multi-line fill and of code actions.", between=(1, 1024))
     multiline: str = setting("auto", "When to offer multi-line fills.", choices=("auto", "always", "never"))
+    min_confidence: float | None = setting(
+        None,
+        "The least confidence score (0 to 1, the geometric mean of the fill's token probabilities) a suggestion "
+        "needs to be shown by itself (null: the model's calibrated threshold; 0 shows everything). Below it, typing "
+        "shows nothing, an explicit request shows the fill marked low-confidence, and code actions say so instead "
+        "of editing.",
+        between=(0, 1),
+    )
     parse_trim: bool = setting(True, "Cut fills back to where the buffer parses (false: the model's raw first line).")
     log_level: str = setting("info", "Server log level (only debug logs buffer text).", choices=LOG_LEVELS)
     context_tokens: int = setting(
@@ -156,7 +164,7 @@ def _check(f: Field, value: Any) -> None:
     if choices is not None and value not in choices:
         named = [c for c in choices if c is not None]
         raise SettingsError(f"{f.name} must be {_either(named)}, got {value!r}")
-    if between is not None and not between[0] <= value <= between[1]:
+    if between is not None and value is not None and not between[0] <= value <= between[1]:
         raise SettingsError(f"{f.name} must be between {between[0]} and {between[1]}, got {value}")
 
 
@@ -201,6 +209,7 @@ def check_types(values: dict[str, Any], source: str) -> None:
             "int": isinstance(value, int) and not isinstance(value, bool),
             "str": isinstance(value, str),
             "str | None": isinstance(value, str),
+            "float | None": isinstance(value, int | float) and not isinstance(value, bool),
         }.get(expected, isinstance(value, dict))
         if not ok:
             raise SettingsError(f"{source}: {f.name} must be {expected.replace(' | None', '')}, got {value!r}")

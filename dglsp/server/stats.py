@@ -42,9 +42,10 @@ class Stats:
         self.counts: dict[str, Counter[str]] = defaultdict(Counter)
 
     def record(self, feature: str, ms: float, outcome: str) -> None:
-        """`outcome`: served, empty, cached, cancelled, superseded, stale, error, no_model, disabled."""
+        """`outcome`: served, empty, cached, low_confidence (a fill under the threshold, not shown), cancelled,
+        superseded, stale, error, no_model, disabled."""
         self.count(feature, outcome)
-        if outcome in ("served", "empty", "cached"):
+        if outcome in ("served", "empty", "cached", "low_confidence"):
             self.latency[feature].append(ms)
 
     def count(self, feature: str, outcome: str) -> None:

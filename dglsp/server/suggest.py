@@ -2,7 +2,8 @@
 
 The plan (gap, cache) runs on the event loop; the fill runs on the model's worker. An automatic request waits
 out the debounce and is dropped when a newer one for the same document arrives; a request whose document
-changed while the model worked is dropped too, since its positions no longer point where they did.
+changed while the model worked is dropped too, since its positions no longer point where they did. A fill under
+the confidence threshold is shown only to a request the user made (marked low-confidence), never while typing.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from ..syntax.gap import find_gap
 from .app import DglspServer
 from .documents import Document
-from .fills import fill_gap, origin
+from .fills import Fill, fill_gap, min_confidence, origin
 from .jobs import run_job
 
 log = logging.getLogger("dglsp")
@@ -36,6 +37,8 @@ class Suggestion:
     end: int  # any auto-closed characters after it so they are not doubled
     text: str
     fill: str  # what the model added
+    score: float | None = None  # its confidence score
+    low_confidence: bool = False  # under `min_confidence`: shown only because the user asked
 
 
 async def suggest(
@@ -81,14 +84,18 @@ async def suggest(
 
     scope = (ls.host.status.generation, tuple(sorted(settings.sampler.items())), gap.kind, gap.max_tokens)
     scope += (settings.parse_trim,)  # what else makes the same gap fill differently
-    fill = ls.cache.get(scope, gap.prefix, gap.suffix)
+    hit = ls.cache.lookup(scope, gap.prefix, gap.suffix)
     outcome = "cached"
-    if fill is None:
+    if hit is not None:
+        fill = Fill(hit[0], hit[1], min_confidence(ls.host.engine, settings))
+    else:
         grammar, at = doc.grammar, origin(ls.documents, ls.host.engine, doc)
+
+        def work(cancel):
+            return fill_gap(ls.host.require(), text, gap, grammar, settings, cancel, at, unasked=not invoked)
+
         try:
-            job, fill = await run_job(
-                ls, lambda cancel: fill_gap(ls.host.require(), text, gap, grammar, settings, cancel, at), doc.uri
-            )
+            job, fill = await run_job(ls, work, doc.uri)
         except asyncio.CancelledError:
             done("cancelled")
             raise
@@ -100,12 +107,16 @@ async def suggest(
             ls.tell("error", f"dglsp: the fill failed: {type(fill).__name__}: {fill}")
         if job != "done":
             return done(job)
-        ls.cache.put(scope, gap.prefix, gap.suffix, fill)
+        if not fill.given_up:  # a fill cut short is no answer to an explicit request for the same place
+            ls.cache.put(scope, gap.prefix, gap.suffix, fill.text, fill.score)
         outcome = "served"
     if ls.documents.get_or_none(doc.uri) is not doc or doc.version != version:
         return done("stale")
-    if not fill:
+    if not fill.text:
         return done("empty")
+    if not fill.confident and not invoked:
+        return done("low_confidence")
     # The fill replaces the cursor..gap.end span (auto-closed characters it ends with again), in the document's
     # own offsets: a selected completion's text is not in the buffer yet.
-    return done(outcome, Suggestion(start, end + (gap.end - cursor), head + fill, fill))
+    found = Suggestion(start, end + (gap.end - cursor), head + fill.text, fill.text, fill.score, not fill.confident)
+    return done(outcome, found)

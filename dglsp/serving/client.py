@@ -12,7 +12,7 @@ import hashlib
 import time
 from dataclasses import dataclass, fields
 
-from ..engine.fill_json import MAX_FILL_TOKENS
+from ..engine.fill_json import MAX_FILL_TOKENS, confidence_of
 from ..engine.types import FillRequest, FillResult, SamplerConfig
 from .http_json import JsonEndpoint
 
@@ -34,12 +34,14 @@ class RemoteEngine:
         # The server's model decides the defaults: only what differs from SamplerConfig()'s is sent.
         self.sampler = SamplerConfig()
         self.denoiser = RemoteDenoiser(2048, f"remote {self.url}")  # until the server says its own
+        self.min_confidence: float | None = None  # the server's model's calibrated threshold, once it says
 
     def connect(self) -> dict:
         """Ask the server how it is (and how much context its model takes); raises when it does not answer."""
         health = self.http.call("GET", "/health") or {}
         budget = health.get("context_tokens", health.get("max_positions", 2048))
         self.denoiser = RemoteDenoiser(int(budget), f"remote {self.url}")
+        self.min_confidence = health.get("min_confidence")
         return health
 
     @property
@@ -63,7 +65,8 @@ class RemoteEngine:
             return FillResult(fills=("",) * request.holes, steps=0, tokens=0, ms=0.0, stop="cancelled")
         fills = tuple(answer.get("fills") or [answer["completion"]])
         tokens = round(answer["tokens_per_step"] * answer["steps"])
-        return FillResult(fills, answer["steps"], tokens, (time.perf_counter() - start) * 1000, answer["stop"])
+        ms = (time.perf_counter() - start) * 1000
+        return FillResult(fills, answer["steps"], tokens, ms, answer["stop"], confidence=confidence_of(answer))
 
 
 def document_header(request: FillRequest) -> dict[str, str]:

@@ -100,7 +100,8 @@ class FillReplica:
         if route == ("GET", "/health"):
             positions = self.engine.denoiser.max_positions
             health = {"ok": True, "model": self.path, "max_positions": positions}
-            return JSONResponse(health | {"context_tokens": self.engine.context_tokens})
+            extra = {"context_tokens": self.engine.context_tokens, "min_confidence": self.engine.min_confidence}
+            return JSONResponse(health | extra)
         if route == ("GET", "/stats"):
             return JSONResponse(self.stats())
         if route != ("POST", "/fill"):

@@ -59,6 +59,42 @@ def test_humaneval_single_runs_end_to_end_and_the_files_agree_with_the_table(dg_
     for task in data["tasks"]:
         assert task["status"] in ("passed", "failed", "timeout")
         assert task["fill"].count("\n") == 1  # single-line tasks keep one line
+        # The model's fills carry their confidence score; the model-free ones have none.
+        assert (task["confidence"] is None) == (task["config"] in ("oracle", "empty"))
+    # The confidence gate: a calibration per model configuration, in the report, the JSON and a PNG.
+    calibrations = data["settings"]["calibration"]
+    assert set(calibrations) == {"default", "sequential", "entropy_bound=5,steps=4"}
+    for name, c in calibrations.items():
+        scores = sorted((t["confidence"] for t in data["tasks"] if t["config"] == name), reverse=True)
+        assert [p["threshold"] for p in c["curve"]] == sorted(set(scores), reverse=True)
+        assert [p["shown"] for p in c["curve"]] == [sum(s >= p["threshold"] for s in scores) for p in c["curve"]]
+        # A random model passes nothing: no threshold meets the target, and it shows nothing.
+        assert (c["threshold"], c["met"], c["shown"]) == (1.0, False, 0)
+    assert "confidence gate" in text and "target not met: nothing shown" in text
+    assert (out / "coverage_precision.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_calibrate_writes_the_threshold_the_model_then_loads_with(dg_dir, tmp_path, capsys):
+    import shutil
+
+    from dglsp.models.base import ModelError
+    from dglsp.models.loader import load_model
+
+    model = tmp_path / "model"
+    shutil.copytree(dg_dir, model)
+    code, text, _ = run_bench(
+        capsys, "--suite", "humaneval-single", "--model", str(model), "--limit", "2", "--max-tokens", "7",
+        "--configs", "default", "--calibrate", "--precision", "0.3", "--out", str(tmp_path / "b"), "--quiet",
+    )  # fmt: skip
+    assert code == 0 and f"written to {model / 'dglsp.json'}" in text
+    notes = json.loads((model / "dglsp.json").read_text())
+    assert notes["confidence"]["suite"] == "humaneval-single" and notes["confidence"]["target_precision"] == 0.3
+    assert notes["confidence"]["tasks"] == 2 and notes["layout"] == "infill"  # the other notes kept
+    assert load_model(model).min_confidence == notes["confidence"]["threshold"] == 1.0
+    notes["confidence"]["threshold"] = "high"
+    (model / "dglsp.json").write_text(json.dumps(notes))
+    with pytest.raises(ModelError, match=r"confidence\.threshold must be a number from 0 to 1"):
+        load_model(model)
 
 
 def test_oracle_alone_needs_no_model(tmp_path, capsys, monkeypatch):
@@ -88,6 +124,8 @@ def test_a_time_boxed_run_stops_starting_tasks_and_counts_what_ran(dg_dir, tmp_p
         (["--limit", "0"], "--limit must be at least 1"),
         (["--stop-after", "0"], "--stop-after must be above 0"),
         (["--configs", "oracle", "--ar-baseline", "/nonexistent"], "no config.json"),
+        (["--precision", "0"], "--precision must be above 0"),
+        (["--configs", "sequential", "--calibrate"], "--calibrate writes the `default` config's threshold"),
     ],
 )
 def test_bad_options_are_clear_errors(dg_dir, tmp_path, capsys, argv, message):
@@ -240,3 +278,14 @@ def test_the_typing_suite_asks_at_each_keystroke_and_reports_percentiles(dg_dir,
     assert all(k["steps"] >= 1 and k["ms"] > 0 for k in asked)
     assert all("\n" not in k["fill"] for k in asked if k["kind"] == "line")  # a line gap's fill is one line
     assert data["summary"]["p50_ms"] <= data["summary"]["p95_ms"]
+    # Automatic requests, as the server makes them: a random model never reaches the threshold, so each is given
+    # up at half its steps and none is shown; asked not to give up, each runs on.
+    assert data["floor"] == 0.9 and data["summary"]["shown"] == 0
+    assert data["summary"]["given_up"] == len(asked) and all(k["score"] < 0.9 for k in asked)
+    code, _, _ = run_bench(
+        capsys, "--suite", "typing", "--model", str(dg_dir), "--file", str(source), "--first-line", "5",
+        "--lines", "1", "--sampler", "give_up=0", "--out", str(tmp_path / "u"), "--quiet",
+    )  # fmt: skip
+    whole = json.loads((tmp_path / "u" / "typing.json").read_text())
+    assert code == 0 and whole["summary"]["given_up"] == 0
+    assert whole["summary"]["mean_steps"] > data["summary"]["mean_steps"]

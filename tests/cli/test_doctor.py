@@ -6,6 +6,8 @@ def test_doctor_reports_a_working_model(dg_dir, capsys):
     out = capsys.readouterr().out
     for word in ("torch", "transformers", "devices", "diffusion_gemma", "test fill", "ok"):
         assert word in out
+    # A random model's directory has no calibration: the default threshold, which its fill does not reach.
+    assert "threshold 0.900: not shown while typing" in out
 
 
 def test_doctor_fails_with_the_reason(tmp_path, capsys):

@@ -34,7 +34,7 @@ def run_cli(args, stdin_text="", monkeypatch=None, capsys=None):
 
 def test_jsonl_round_trip_keeps_order_and_reports_bad_lines(dg_dir, monkeypatch, capsys):
     code, out, _ = run_cli(
-        ["fill", "--model", str(dg_dir), "--steps", "3", "--max-tokens", "16"],
+        ["fill", "--model", str(dg_dir), "--steps", "3", "--max-tokens", "16", "--min-confidence", "0"],
         jsonl(TASKS),
         monkeypatch,
         capsys,
@@ -44,8 +44,10 @@ def test_jsonl_round_trip_keeps_order_and_reports_bad_lines(dg_dir, monkeypatch,
     assert len(records) == len(TASKS)
     good = [records[i] for i in (0, 4, 5)]
     for record in good:
-        assert set(record) == {"completion", "steps", "tokens_per_step", "ms", "stop"}
+        assert set(record) == {"completion", "steps", "tokens_per_step", "ms", "stop", "confidence"}
         assert 1 <= record["steps"] <= 3 and record["stop"] in ("converged", "max_steps")
+        assert set(record["confidence"]) == {"score", "worst", "settled"}
+        assert 0 <= record["confidence"]["worst"] <= record["confidence"]["score"] <= 1
     assert "not JSON" in records[1]["error"]
     assert "prefix" in records[2]["error"]
     assert "max_tokens" in records[3]["error"]
@@ -53,7 +55,7 @@ def test_jsonl_round_trip_keeps_order_and_reports_bad_lines(dg_dir, monkeypatch,
 
 
 def test_same_seed_gives_the_same_output(dg_dir, monkeypatch, capsys):
-    args = ["fill", "--model", str(dg_dir), "--steps", "3", "--seed", "9"]
+    args = ["fill", "--model", str(dg_dir), "--steps", "3", "--seed", "9", "--min-confidence", "0"]
     first = run_cli(args, jsonl(TASKS[:1]), monkeypatch, capsys)[1]
     second = run_cli(args, jsonl(TASKS[:1]), monkeypatch, capsys)[1]
     assert json.loads(first)["completion"] == json.loads(second)["completion"]
@@ -63,11 +65,35 @@ def test_fill_at_a_cursor_prints_one_line(dg_dir, tmp_path, monkeypatch, capsys)
     source = tmp_path / "app.py"
     source.write_text("def add(a, b):\n    return \n\nprint(add(1, 2))\n", encoding="utf-8")
     code, out, _ = run_cli(
-        ["fill", f"{source}:2:12", "--model", str(dg_dir), "--steps", "2", "--json"], "", monkeypatch, capsys
+        ["fill", f"{source}:2:12", "--model", str(dg_dir), "--steps", "2", "--json", "--min-confidence", "0"],
+        "",
+        monkeypatch,
+        capsys,
     )
     assert code == 0
     record = json.loads(out)
-    assert "\n" not in record["completion"].strip("\n")
+    assert record["completion"] and "\n" not in record["completion"].strip("\n")
+
+
+def test_a_fill_the_model_is_not_confident_of_is_not_printed_unless_asked(dg_dir, tmp_path, monkeypatch, capsys):
+    source = tmp_path / "app.py"
+    source.write_text("def add(a, b):\n    return \n", encoding="utf-8")
+    # A random model's directory has no calibration: the conservative default threshold holds.
+    base = ["fill", f"{source}:2:12", "--model", str(dg_dir), "--steps", "8"]
+    code, out, err = run_cli(base, "", monkeypatch, capsys)
+    assert code == 0 and out == "" and "the model is not confident here" in err and "--min-confidence 0" in err
+    code, out, _ = run_cli([*base, "--json"], "", monkeypatch, capsys)
+    record = json.loads(out)
+    assert (record["completion"], record["stop"]) == ("", "low_confidence")
+    assert record["confidence"]["score"] < 0.9 and record["steps"] == 4  # given up at half its steps
+    code, out, _ = run_cli([*base, "--json", "--min-confidence", "0"], "", monkeypatch, capsys)
+    record = json.loads(out)
+    assert record["completion"] and record["stop"] in ("converged", "max_steps") and record["steps"] > 4
+    lines = jsonl(TASKS[:1])
+    (gated,) = [json.loads(x) for x in run_cli(base[:1] + base[2:], lines, monkeypatch, capsys)[1].splitlines()]
+    assert (gated["completion"], gated["stop"]) == ("", "low_confidence")
+    code, _, err = run_cli([*base, "--min-confidence", "2"], "", monkeypatch, capsys)
+    assert code == 2 and "between 0 and 1" in err
 
 
 @pytest.mark.parametrize(
@@ -171,6 +197,7 @@ def test_show_prompt_prints_what_the_model_sees_and_still_fills(dg_dir, tmp_path
     source = tmp_path / "add.py"
     source.write_text("def add(a, b):\n    return \n\n\nprint(add(1, 2))\n")
     args = ["fill", f"{source}:2:12", "--model", str(dg_dir), "--steps", "2", "--max-tokens", "8", "--show-prompt"]
+    args += ["--min-confidence", "0"]
     code, out, err = run_cli(args, "", monkeypatch, capsys)
     encoder, canvas = err.split("--- encoder: ")[1].split("--- decoder canvas: ")
     assert code == 0 and out.endswith("\n")  # the fill, on stdout as without the flag
@@ -186,6 +213,7 @@ def test_a_directory_shaped_as_googles_release_fills_through_its_chat_template(
     source = tmp_path / "add.py"
     source.write_text("def add(a, b):\n    return \n\n\nprint(add(1, 2))\n")
     args = ["fill", f"{source}:2:12", "--model", str(google_dir), "--steps", "2", "--max-tokens", "8", "--show-prompt"]
+    args += ["--min-confidence", "0"]
     code, out, err = run_cli(args, "", monkeypatch, capsys)
     encoder, canvas = err.split("--- encoder: ")[1].split("--- decoder canvas: ")
     assert code == 0 and out.endswith("\n")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from dglsp.bench.calibration import calibrate
 from dglsp.bench.infill_report import table, write_json
 from dglsp.bench.infill_run import ConfigSummary
 from dglsp.cli import main
@@ -25,8 +26,12 @@ def models(tmp_path, dg_dir) -> tuple[Path, Path]:
 def bench(out: Path, model: Path, pass_at_1: float, parses: float, tasks: int = TASKS, limit=None) -> Path:
     """A bench output as `dglsp bench --suite humaneval-single` writes it (its own writers)."""
     summary = ConfigSummary("default", tasks, pass_at_1, 0.0, parses, 1, 1, 1, 1, 4.0, 2.0, 100.0, 500)
+    # Its confidence calibration: the passing tasks score above the failing ones.
+    passing = round(pass_at_1 * tasks)
+    scored = [(0.95, True)] * passing + [(0.4, False)] * (tasks - passing)
+    calibration = {"default": calibrate("default", scored).summary()}
     settings = {"suite": "humaneval-single", "tasks": TASKS, "tasks_run": tasks, "limit": limit,
-                "model": {"path": str(model)}}  # fmt: skip
+                "model": {"path": str(model)}, "calibration": calibration}  # fmt: skip
     out.mkdir()
     write_json(out / "results.json", settings, [summary], [])
     (out / "report.txt").write_text(table(f"humaneval-single: {tasks} tasks, {model.name}", [summary]) + "\n")
@@ -42,7 +47,11 @@ def test_a_better_model_ships_with_both_tables_in_its_card(tmp_path, models, cap
     shipped, candidate = models
     new, old = bench(tmp_path / "new", candidate, 0.12, 0.6), bench(tmp_path / "old", shipped, 0.0, 0.12)
     assert ship(candidate, new, old, shipped) == 0
-    assert json.loads((shipped / "dglsp.json").read_text())["steps"] == 5000
+    notes = json.loads((shipped / "dglsp.json").read_text())
+    assert notes["steps"] == 5000
+    # Its own bench calibrated its confidence gate: the lowest score that passing fills had.
+    assert notes["confidence"]["threshold"] == 0.95 and notes["confidence"]["met"]
+    assert notes["confidence"]["tasks"] == TASKS and "curve" not in notes["confidence"]
     assert (shipped / "model.safetensors").read_bytes() == (candidate / "model.safetensors").read_bytes()
     card = (shipped / "MODEL_CARD.md").read_text()
     assert "Shipped by the full humaneval-single bench" in card and "candidate" in card and "shipped" in card

@@ -38,8 +38,10 @@ def test_ghost_text_is_drawn_as_extmarks_at_the_cursor_and_leaves_the_buffer_alo
     assert run["model"]["state"] == "ready"
     shown = run["shown"]
     assert (shown["row"], shown["col"]) == (4, 11) and shown["text"]
-    (mark,) = run["marks"]
+    mark, flag = run["marks"]
     assert (mark["row"], mark["col"], mark["pos"]) == (4, 11, "inline")
+    # The random model is never confident: asked for, its fill is shown, marked at the end of the line.
+    assert shown["low_confidence"] and (flag["row"], flag["pos"], flag["text"]) == (4, "eol", "  dglsp: low confidence")
     assert mark["text"] + "".join("\n" + line for line in mark["virt_lines"]) == shown["text"]
     assert buffer_text(run["lines_while_shown"]) == INLINE
 

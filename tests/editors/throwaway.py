@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from ...syntax.gap import selection_gap
 from ..fills import Edit
-from . import ActionPlan, Job, Site
+from . import ActionPlan, Job, Proposal, Site
 
 
 def plan(site: Site) -> ActionPlan | None:
@@ -32,9 +32,9 @@ def plan(site: Site) -> ActionPlan | None:
     return ActionPlan("shout", "dglsp: Shout selection", gap)
 
 
-def run(job: Job) -> list[Edit]:
+def run(job: Job) -> Proposal:
     gap = job.plan.gap
-    return [Edit(gap.start, gap.end, job.text[gap.start : gap.end].upper())]
+    return Proposal([Edit(gap.start, gap.end, job.text[gap.start : gap.end].upper())], score=None, floor=0.0)
 '''
 
 ENTRY = f'''    Action(

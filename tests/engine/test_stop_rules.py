@@ -4,7 +4,6 @@ ends sooner than looking at the whole canvas, with the same fill."""
 from dataclasses import replace
 
 import pytest
-from converging import make_converging
 
 from dglsp.engine.engine import Engine
 from dglsp.engine.types import FillRequest, SamplerConfig
@@ -17,8 +16,8 @@ LINE = "    w = width * 2"
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory, tokenizer):
-    return Engine(load_model(make_converging(tmp_path_factory.mktemp("converging") / "model", tokenizer)))
+def engine(converging_dir):
+    return Engine(load_model(converging_dir))
 
 
 def fills(engine, request, stop_on):

@@ -9,30 +9,45 @@ from types import SimpleNamespace
 
 from lsprotocol import types
 
-from dglsp.engine.types import FillRequest, FillResult, SamplerConfig
+from dglsp.engine.types import Confidence, FillRequest, FillResult, SamplerConfig
 from dglsp.server import make_server
 from dglsp.server.app import DglspServer
 from dglsp.server.model_host import ModelState
 
 
 class ScriptedEngine:
-    """Answers each fill with `answer(request)`; with `hold`, a fill waits until it is set (or is cancelled)."""
+    """Answers each fill with `answer(request)`; with `hold`, a fill waits until it is set (or is cancelled). With
+    `score`, each fill has that confidence score and the model a calibrated `min_confidence`."""
 
-    def __init__(self, answer: Callable[[FillRequest], tuple[str, ...]], hold: threading.Event | None = None):
-        self.answer, self.hold = answer, hold
+    def __init__(
+        self,
+        answer: Callable[[FillRequest], tuple[str, ...]],
+        hold: threading.Event | None = None,
+        score: float | None = None,
+        min_confidence: float = 0.5,
+    ):
+        self.answer, self.hold, self.score = answer, hold, score
+        if score is not None:
+            self.min_confidence = min_confidence
         self.sampler = SamplerConfig()
         self.denoiser = SimpleNamespace(max_positions=512)
         self.context_tokens = 512
         self.requests: list[FillRequest] = []
+        self.samplers: list[SamplerConfig] = []
         self.started = threading.Event()
 
     def fill(self, request: FillRequest, sampler: SamplerConfig, on_step=None) -> FillResult:
         self.requests.append(request)
+        self.samplers.append(sampler)
         self.started.set()
         while self.hold is not None and not self.hold.wait(0.01):
             if on_step is not None and on_step(None):
                 return FillResult((), 0, 0, 0.0, "cancelled")
-        return FillResult(tuple(self.answer(request)), 1, 1, 0.0, "converged")
+        if self.score is None:
+            return FillResult(tuple(self.answer(request)), 1, 1, 0.0, "converged")
+        # As the engine does: a fill under `give_up` stops part-way.
+        stop = "low_confidence" if self.score < sampler.give_up else "converged"
+        return FillResult(tuple(self.answer(request)), 1, 1, 0.0, stop, confidence=Confidence(self.score, 0, True, 1))
 
 
 def initialized(capabilities: types.ClientCapabilities | None = None) -> tuple[DglspServer, types.InitializeResult]:

@@ -13,8 +13,9 @@ from pytest_lsp import LanguageClient, client_capabilities, make_test_lsp_client
 from dglsp.bench.lsp_filler import position_of  # noqa: F401  (the tests' helper too)
 
 CURSOR = "█"
-# Raw fills: a random-weight model's fills rarely parse, and these tests check the protocol, not the model.
-RAW = {"parseTrim": False, "debounceMs": 0}
+# Raw fills: a random-weight model's fills rarely parse and it is never confident, and these tests check the
+# protocol, not the model.
+RAW = {"parseTrim": False, "debounceMs": 0, "minConfidence": 0}
 
 
 def capabilities(**overrides) -> types.ClientCapabilities:

@@ -39,6 +39,18 @@ async def test_an_offer_runs_to_edits_at_its_holes_in_one_fill():
     assert len(engine.requests) == 1 and engine.requests[0].between == ("\n    ",)
 
 
+async def test_an_action_the_model_is_not_confident_of_edits_nothing_and_says_so():
+    ls, _ = initialized()
+    with_engine(ls, ScriptedEngine(holes_engine, score=0.2, min_confidence=0.6))
+    told = []
+    ls.tell = lambda kind, text, show=False: told.append((kind, text))
+    doc = open_doc(ls, SOURCE)
+    (offer,) = await offers(ls, doc, 0, 0)
+    _, edits = await action_edits(ls, offer.data)
+    assert edits == []
+    assert told and "not confident here (confidence 0.20, under 0.60)" in told[-1][1]
+
+
 async def test_an_offer_for_an_older_version_or_a_place_it_no_longer_fits_is_refused():
     ls, _ = initialized()
     engine = with_engine(ls, ScriptedEngine(holes_engine))

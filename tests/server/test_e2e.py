@@ -82,6 +82,25 @@ async def test_inline_completion_fills_at_the_cursor_on_one_line_in_ten_language
     assert (await stats(served))["counts"]["inline"]["served"] == len(SOURCES)
 
 
+async def test_an_unsure_model_shows_nothing_while_typing_and_a_marked_fill_when_asked(tmp_path, dg_dir):
+    # No minConfidence: the random model's directory has no calibration, so the conservative default holds.
+    client = await start(tmp_path, {"model": str(dg_dir), "parseTrim": False, "debounceMs": 0})
+    try:
+        assert await model_ready(client) == "ready"
+        text, cursor = marked("def f(x):\n    return █\n")
+        uri = open_doc(client, tmp_path / "t.py", text, "python")
+        at = position_of(text, cursor)
+        typing = await client.text_document_inline_completion_async(inline_params(uri, at, invoked=False))
+        assert len(typing.items) == 0
+        (asked,) = (await client.text_document_inline_completion_async(inline_params(uri, at))).items
+        assert asked.insert_text and "low confidence" in asked.command.title
+        (info,) = asked.command.arguments
+        assert info["low_confidence"] is True and 0 <= info["confidence"] < 0.9
+        assert (await stats(client))["counts"]["inline"] == {"low_confidence": 1, "served": 1}
+    finally:
+        await stop(client)
+
+
 async def test_typing_the_suggestion_is_answered_from_the_cache_with_its_rest(served, tmp_path):
     text, cursor = marked("def f(x):\n    return █\n")
     uri = open_doc(served, tmp_path / "t.py", text, "python")

@@ -101,3 +101,42 @@ async def test_a_backend_that_shows_other_files_gets_the_recently_edited_ones_of
     request = engine.requests[-1]
     assert request.document == "file:///t.py"
     assert request.other_files == (("a.py", "def helper():\n    return 1\n"), ("b.py", "# file:///w/b.py\n"))
+
+
+async def test_a_fill_under_the_threshold_is_shown_only_when_asked_for_and_marked():
+    ls, _ = initialized()
+    engine = with_engine(ls, ScriptedEngine(lambda _request: ("r * r",), score=0.3, min_confidence=0.5))
+    ls.settings = replace(ls.settings, debounce_ms=0)
+    doc = open_doc(ls, SOURCE)
+    assert await suggest(ls, "inline", doc, CURSOR, invoked=False) is None
+    # While typing, nobody sees it: the sampler was told to give up on it at half its steps.
+    assert engine.samplers[0].give_up == 0.5
+    asked = await suggest(ls, "inline", doc, CURSOR, invoked=True)
+    assert (asked.text, asked.score, asked.low_confidence) == ("r * r", 0.3, True)
+    # An explicit request gets the whole fill, not the half-done one (which was not cached).
+    assert len(engine.samplers) == 2 and engine.samplers[1].give_up == 0
+    assert counts(ls) == {"low_confidence": 1, "served": 1}
+
+
+async def test_a_confident_fill_is_shown_while_typing_and_the_setting_overrides_the_model():
+    ls, _ = initialized()
+    with_engine(ls, ScriptedEngine(lambda _request: ("r * r",), score=0.7, min_confidence=0.5))
+    ls.settings = replace(ls.settings, debounce_ms=0)
+    doc = open_doc(ls, SOURCE)
+    shown = await suggest(ls, "inline", doc, CURSOR, invoked=False)
+    assert (shown.text, shown.low_confidence) == ("r * r", False)
+    ls.settings = replace(ls.settings, min_confidence=0.8)  # stricter than the model's calibration
+    ls.cache.clear()
+    assert await suggest(ls, "inline", doc, CURSOR, invoked=False) is None
+    ls.settings = replace(ls.settings, min_confidence=0.0)  # 0 shows everything
+    ls.cache.clear()
+    assert (await suggest(ls, "inline", doc, CURSOR, invoked=False)).text == "r * r"
+    assert counts(ls) == {"served": 2, "low_confidence": 1}
+
+
+async def test_a_backend_that_gives_no_score_is_not_gated():
+    ls, _ = initialized()
+    with_engine(ls, ScriptedEngine(lambda _request: ("r * r",)))
+    ls.settings = replace(ls.settings, debounce_ms=0, min_confidence=0.9)
+    found = await suggest(ls, "inline", open_doc(ls, SOURCE), CURSOR, invoked=False)
+    assert (found.text, found.score, found.low_confidence) == ("r * r", None, False)

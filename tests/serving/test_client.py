@@ -21,6 +21,7 @@ from dglsp.serving.http_json import BackendUnavailable
 def test_a_remote_fill_is_the_local_engines_fill(served, dg_model):
     remote, local = RemoteEngine(served.base), Engine(dg_model)
     assert remote.connect()["max_positions"] == remote.denoiser.max_positions == local.denoiser.max_positions
+    assert remote.min_confidence == local.min_confidence  # the server's model's threshold, for the gate here
     config = SamplerConfig(seed=3, max_steps=8)
     for request in [
         FillRequest("def area(r):\n    return ", "\n", max_tokens=12),
@@ -28,6 +29,7 @@ def test_a_remote_fill_is_the_local_engines_fill(served, dg_model):
     ]:
         mine, theirs = local.fill(request, config), remote.fill(request, config)
         assert (theirs.fills, theirs.steps, theirs.stop) == (mine.fills, mine.steps, mine.stop)
+        assert theirs.confidence.score == pytest.approx(mine.confidence.score, abs=1e-4)
 
 
 def test_cancelling_a_remote_fill_stops_its_canvas_on_the_server(served):
@@ -52,16 +54,24 @@ def test_cancelling_a_remote_fill_stops_its_canvas_on_the_server(served):
 
 def test_dglsp_fill_with_a_backend_fills_on_the_server(served, tmp_path):
     tasks = [{"prefix": "def add(a, b):\n    return ", "max_tokens": 6, "seed": 1}, {"suffix": "no prefix"}]
-    done = subprocess.run(
-        [sys.executable, "-m", "dglsp", "fill", "--backend", served.base],
-        input="".join(json.dumps(t) + "\n" for t in tasks),
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=120,
-    )
-    first, second = (json.loads(line) for line in done.stdout.splitlines())
-    assert done.returncode == 0 and first["stop"] in ("converged", "max_steps") and "prefix" in second["error"]
+
+    def fill(*flags):
+        done = subprocess.run(
+            [sys.executable, "-m", "dglsp", "fill", "--backend", served.base, *flags],
+            input="".join(json.dumps(t) + "\n" for t in tasks),
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        return [json.loads(line) for line in done.stdout.splitlines()]
+
+    first, second = fill("--min-confidence", "0")
+    assert first["stop"] in ("converged", "max_steps") and first["completion"] and "prefix" in second["error"]
+    # Without it, the server's model's own threshold holds: the random model's fill is not printed.
+    gated, _ = fill()
+    assert (gated["completion"], gated["stop"]) == ("", "low_confidence") and gated["confidence"]["score"] < 0.9
 
 
 def test_a_server_that_is_not_there_is_a_clear_error_and_the_cli_says_so(tmp_path):

@@ -51,7 +51,7 @@ def test_bad_input_gets_a_4xx_with_the_reason_and_the_replica_goes_on(served):
         assert (got, reason in answer["error"]) == (status, True), (body[:40], got, answer)
     assert served.call("GET", "/nope")[0] == 404
     status, answer = served.fill({"prefix": "x = ", "max_tokens": 3})
-    assert status == 200 and set(answer) == {"completion", "steps", "tokens_per_step", "ms", "stop"}
+    assert status == 200 and set(answer) == {"completion", "steps", "tokens_per_step", "ms", "stop", "confidence"}
     status, health = served.call("GET", "/health")
     assert status == 200 and health["ok"] and health["model"] == served.call("GET", "/stats")[1]["model"]
 

@@ -1,7 +1,7 @@
 """Code actions, one module each, named by the `kind` of their entry in `server/contract.py`.
 
 Each module has `plan(site) -> ActionPlan | None` (cheap, no model: listing must stay fast) and
-`run(job) -> list[Edit]` (on the model's worker). Edits are (start, end, text) in characters.
+`run(job) -> Proposal` (on the model's worker): the edits, in characters, and how sure the model was of them.
 """
 
 from __future__ import annotations
@@ -52,6 +52,17 @@ class Job:
     origin: Origin = field(default_factory=Origin)
 
 
+@dataclass(frozen=True)
+class Proposal:
+    edits: list[Edit]
+    score: float | None  # the fill's confidence score (None: the backend gives none)
+    floor: float  # the least score applied (`min_confidence`)
+
+    @property
+    def confident(self) -> bool:
+        return self.score is None or self.score >= self.floor
+
+
 @cache
 def module(kind: str) -> ModuleType:
     return importlib.import_module(f"{__name__}.{kind}")
@@ -62,5 +73,5 @@ def plan_actions(site: Site) -> list[ActionPlan]:
     return [plan for entry in ACTIONS if (plan := module(entry.kind).plan(site)) is not None]
 
 
-def run_action(job: Job) -> list[Edit]:
+def run_action(job: Job) -> Proposal:
     return module(job.plan.kind).run(job)

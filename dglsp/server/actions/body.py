@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from ...syntax.gap import body_gap
-from ..fills import Edit
-from . import ActionPlan, Job, Site
+from . import ActionPlan, Job, Proposal, Site
 from .rewrite import gap_edits
 
 
@@ -22,5 +21,5 @@ def plan(site: Site) -> ActionPlan | None:
     return None if gap is None else ActionPlan("body", "dglsp: Complete body", gap)
 
 
-def run(job: Job) -> list[Edit]:
+def run(job: Job) -> Proposal:
     return gap_edits(job)

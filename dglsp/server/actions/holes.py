@@ -10,8 +10,8 @@ from ...syntax.gap import enclosing_definition, indent_unit
 from ...syntax.holes import Hole, find_holes
 from ...syntax.languages import find_grammar
 from ...syntax.trim import reindent
-from ..fills import Edit, run_fill
-from . import ActionPlan, Job, Site
+from ..fills import Edit, min_confidence, run_fill, score_of
+from . import ActionPlan, Job, Proposal, Site
 
 # Positions left for the holes when several are filled in one canvas (the rest is prefix and suffix).
 HOLES_ROOM = 384
@@ -35,7 +35,7 @@ def _trailing_comment(text: str, hole: Hole, grammar: str) -> bool:
     return bool(before.strip()) and hole.text.startswith((find_grammar(grammar).line_comment, "/*"))
 
 
-def run(job: Job) -> list[Edit]:
+def run(job: Job) -> Proposal:
     text, holes = job.text, job.plan.holes
     per_hole = max(7, min(job.settings.max_tokens, HOLES_ROOM // len(holes) - 1))
     request = FillRequest(
@@ -47,13 +47,13 @@ def run(job: Job) -> list[Edit]:
         document=job.origin.document,
         other_files=job.origin.other_files,
     )
-    fills = run_fill(job.engine, request, job.settings, job.cancel)
+    result = run_fill(job.engine, request, job.settings, job.cancel)
     unit = indent_unit(text)
     edits = []
-    for hole, fill in zip(holes, fills, strict=True):
+    for hole, fill in zip(holes, result.fills, strict=True):
         line_start = text.rfind("\n", 0, hole.start) + 1
         indent = text[line_start : hole.start]
         body = reindent(fill.strip("\n").rstrip(), indent if not indent.strip() else "", unit).lstrip()
         if body:  # a hole the model left empty stays as the user wrote it
             edits.append(Edit(hole.start, hole.end, body))
-    return edits
+    return Proposal(edits, score_of(result), min_confidence(job.engine, job.settings))

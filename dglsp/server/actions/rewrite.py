@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from ...syntax.gap import selection_gap
 from ..fills import Edit, fill_gap
-from . import ActionPlan, Job, Site
+from . import ActionPlan, Job, Proposal, Site
 
 
 def plan(site: Site) -> ActionPlan | None:
@@ -17,15 +17,15 @@ def plan(site: Site) -> ActionPlan | None:
     return ActionPlan("rewrite", "dglsp: Rewrite selection", capped)
 
 
-def run(job: Job) -> list[Edit]:
+def run(job: Job) -> Proposal:
     return gap_edits(job)
 
 
-def gap_edits(job: Job) -> list[Edit]:
+def gap_edits(job: Job) -> Proposal:
     """The plan's gap filled, as one edit; none when the model left it empty."""
     gap = job.plan.gap
     assert gap is not None
     fill = fill_gap(job.engine, job.text, gap, job.grammar, job.settings, job.cancel, job.origin)
-    if not fill.strip():
-        return []  # an empty rewrite or body would delete the user's code for nothing
-    return [Edit(gap.start, gap.end, fill)]
+    # An empty rewrite or body would delete the user's code for nothing.
+    edits = [Edit(gap.start, gap.end, fill.text)] if fill.text.strip() else []
+    return Proposal(edits, fill.score, fill.floor)

@@ -10,9 +10,12 @@ from ..app import DglspServer
 from ..contract import ACCEPTED, RELOAD, TOGGLE
 
 
-def accepted(feature: str, fill: str) -> types.Command:
-    """Run by the client after the user takes a suggestion: how `dglsp/stats` counts acceptance."""
-    return types.Command("dglsp: accepted", ACCEPTED, arguments=[{"feature": feature, "chars": len(fill)}])
+def accepted(feature: str, fill: str, score: float | None = None, low_confidence: bool = False) -> types.Command:
+    """Run by the client after the user takes a suggestion: how `dglsp/stats` counts acceptance. It carries the
+    fill's confidence, so a client can mark a low-confidence suggestion (the title says it too)."""
+    info = {"feature": feature, "chars": len(fill), "confidence": score, "low_confidence": low_confidence}
+    title = "dglsp: accepted" + (f" (low confidence {score:.2f})" if low_confidence and score is not None else "")
+    return types.Command(title, ACCEPTED, arguments=[info])
 
 
 def on_accepted(ls: DglspServer, info: Any = None, *_rest: Any) -> None:

@@ -28,12 +28,12 @@ async def completion(ls: DglspServer, params: types.CompletionParams) -> types.C
     item = types.CompletionItem(
         label=label,
         kind=types.CompletionItemKind.Snippet,
-        detail="dglsp",
+        detail=f"dglsp (low confidence {found.score:.2f})" if found.low_confidence else "dglsp",
         sort_text="0",
         filter_text=new_text,
         insert_text_format=types.InsertTextFormat.PlainText,
         text_edit=types.TextEdit(range=doc.range(start, found.end, ls.encoding), new_text=new_text),
-        command=accepted("completion", found.fill),
+        command=accepted("completion", found.fill, found.score, found.low_confidence),
     )
     return types.CompletionList(is_incomplete=True, items=[item])
 

@@ -23,7 +23,7 @@ async def inline_completion(ls: DglspServer, params: types.InlineCompletionParam
     found = await suggest(ls, "inline", doc, offset(doc, params.position, encoding), invoked=invoked, selected=selected)
     if found is None:
         return types.InlineCompletionList(items=[])
-    command = accepted("inline", found.fill)
+    command = accepted("inline", found.fill, found.score, found.low_confidence)
     item = types.InlineCompletionItem(found.text, range=doc.range(found.start, found.end, encoding), command=command)
     return types.InlineCompletionList(items=[item])
 

@@ -3,7 +3,7 @@
 export const LANGUAGES: readonly string[] = ["python", "javascript", "javascriptreact", "typescript", "typescriptreact", "go", "rust", "java", "c", "cpp", "lua"];
 
 /** The keys of the server's settings (camelCase, as the `dglsp` section holds them). */
-export const SERVER_SETTINGS: readonly string[] = ["model", "backend", "backendToken", "backendModel", "backendPrompt", "device", "dtype", "quantize", "layout", "decoder", "allowPickle", "trustRemoteCode", "sampler", "enabled", "languages", "debounceMs", "lineTokens", "maxTokens", "multiline", "parseTrim", "logLevel", "contextTokens", "threads"];
+export const SERVER_SETTINGS: readonly string[] = ["model", "backend", "backendToken", "backendModel", "backendPrompt", "device", "dtype", "quantize", "layout", "decoder", "allowPickle", "trustRemoteCode", "sampler", "enabled", "languages", "debounceMs", "lineTokens", "maxTokens", "multiline", "minConfidence", "parseTrim", "logLevel", "contextTokens", "threads"];
 
 export const ACTION_KIND = "refactor.rewrite";
 

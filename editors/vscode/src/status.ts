@@ -49,6 +49,10 @@ export class Status implements vscode.Disposable {
       tip.appendMarkdown(`\n\n$(chip) ${model.device}${model.load_ms ? `, loaded in ${Math.round(model.load_ms)} ms` : ''}`);
     }
     if (inline) tip.appendMarkdown(`\n\ninline: p50 ${inline.p50_ms} ms, p95 ${inline.p95_ms} ms (n=${inline.n})`);
+    const hidden = stats.counts.inline?.low_confidence ?? 0;
+    if (hidden) {
+      tip.appendMarkdown(`\n\n$(eye-closed) ${hidden} suggestion${hidden > 1 ? 's' : ''} not shown: the model was not confident (\`dglsp.minConfidence\`; Alt+\\ asks anyway)`);
+    }
     if (model.error) tip.appendMarkdown(`\n\n$(error) ${model.error}`);
     if (!enabled) tip.appendMarkdown('\n\nCompletions are off ("dglsp: Toggle completions").');
     tip.appendMarkdown('\n\nClick for statistics.');

@@ -241,7 +241,8 @@ async function saveUntilChanged(page, file, before, toast, what) {
 async function mainScenario() {
   const original = 'import math\n\n\n';
   const passed = await inEditor(
-    { vsix: packageExtension(extDir), settings: { 'dglsp.server.command': server }, files: { 'demo.py': original }, open: 'demo.py' },
+    // minConfidence 0: the shipped model is not confident of anything, and this scenario is about showing ghost text.
+    { vsix: packageExtension(extDir), settings: { 'dglsp.server.command': server, 'dglsp.minConfidence': 0 }, files: { 'demo.py': original }, open: 'demo.py' },
     async ({ page, shot, folder }) => {
       const fixture = path.join(folder, 'demo.py');
       await waitForModel(page);

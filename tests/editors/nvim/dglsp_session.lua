@@ -49,7 +49,7 @@ local function start(bufnr)
     cmd = { python, "-m", "dglsp", "--stdio" },
     root_dir = workdir,
     -- Raw first-line fills: a random-weight model's fills never parse, so a tree-sitter cut would empty them.
-    init_options = { model = model_dir, parseTrim = false, debounceMs = 0 },
+    init_options = { model = model_dir, parseTrim = false, debounceMs = 0, minConfidence = 0 },
     capabilities = capabilities,
   }, { bufnr = bufnr })
   if not client_id then

@@ -23,7 +23,8 @@ local notified = harness.capture_notify()
 dglsp.setup({
   cmd = { python, "-m", "dglsp", "--stdio" },
   root_markers = { "inline.py" },
-  -- Raw first-line fills: a random-weight model's fills never parse, so a tree-sitter cut would empty them.
+  -- Raw first-line fills: a random-weight model's fills never parse, so a tree-sitter cut would empty them. No
+  -- minConfidence: the model is never confident, so an asked-for fill comes marked low-confidence (step 1).
   settings = { model = model_dir, parseTrim = false, debounceMs = 0 },
   ghost = { debounce_ms = 0 },
 })
@@ -110,7 +111,12 @@ local ok, err = pcall(function()
   end)
   result.counts = stats(client).counts
 
-  -- 4. :DglspRewrite over line 2 of area.py applies the server's versioned edit.
+  -- 4. :DglspRewrite over line 2 of area.py applies the server's versioned edit; first minConfidence 0, or the
+  -- server would say the random model is not confident of its rewrite instead of editing.
+  dglsp.update_settings({ minConfidence = 0 })
+  wait("the server to take minConfidence 0", function()
+    return stats(client).settings.min_confidence == 0
+  end)
   vim.cmd.edit(vim.fn.fnameescape(workdir .. "/area.py"))
   local area = vim.api.nvim_get_current_buf()
   wait("the client on area.py", function()

@@ -20,7 +20,7 @@ local notified = harness.capture_notify()
 require("dglsp").setup({
   cmd = { python, "-m", "dglsp", "--stdio" },
   root_markers = { "hello.py" },
-  settings = { model = model_dir, debounceMs = 0 },
+  settings = { model = model_dir, debounceMs = 0, minConfidence = 0 },
 })
 local dglsp_client = require("dglsp.client")
 

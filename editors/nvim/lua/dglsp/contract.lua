@@ -37,5 +37,5 @@ return {
       title = "Reload model",
     },
   },
-  settings = { "model", "backend", "backendToken", "backendModel", "backendPrompt", "device", "dtype", "quantize", "layout", "decoder", "allowPickle", "trustRemoteCode", "sampler", "enabled", "languages", "debounceMs", "lineTokens", "maxTokens", "multiline", "parseTrim", "logLevel", "contextTokens", "threads" },
+  settings = { "model", "backend", "backendToken", "backendModel", "backendPrompt", "device", "dtype", "quantize", "layout", "decoder", "allowPickle", "trustRemoteCode", "sampler", "enabled", "languages", "debounceMs", "lineTokens", "maxTokens", "multiline", "minConfidence", "parseTrim", "logLevel", "contextTokens", "threads" },
 }

@@ -8,7 +8,8 @@ local M = {}
 
 M.ns = vim.api.nvim_create_namespace("dglsp.ghost")
 -- What is on screen: bufnr, row, col (0-based byte column of the cursor), shown (text still to insert),
--- replaced (auto-closed characters after the cursor the item covers), command (run once on accept).
+-- replaced (auto-closed characters after the cursor the item covers), command (run once on accept),
+-- low_confidence (the server marks a fill under its confidence threshold, shown because the user asked).
 local current = nil
 local pending = nil -- { client, id } of the request in flight
 local timer = nil
@@ -22,9 +23,11 @@ function M.visible()
   return current ~= nil and current.shown ~= ""
 end
 
---- What is shown, for tests and statuslines: { row, col, text } or nil.
+--- What is shown, for tests and statuslines: { row, col, text, low_confidence } or nil.
 function M.shown()
-  return current and { row = current.row, col = current.col, text = current.shown } or nil
+  return current
+      and { row = current.row, col = current.col, text = current.shown, low_confidence = current.low_confidence }
+    or nil
 end
 
 function M.clear()
@@ -51,6 +54,12 @@ local function render()
     virt_lines = #virt_lines > 0 and virt_lines or nil,
     hl_mode = "combine",
   })
+  if current.low_confidence then -- at the end of the line, not between the ghost and the text after the cursor
+    vim.api.nvim_buf_set_extmark(current.bufnr, M.ns, current.row, current.col, {
+      virt_text = { { "  dglsp: low confidence", "Comment" } },
+      virt_text_pos = "eol",
+    })
+  end
 end
 
 local function cursor()
@@ -73,8 +82,9 @@ local function show(bufnr, row, col, lsp_client, item)
   if replaced ~= "" and text:sub(-#replaced) == replaced then
     text = text:sub(1, #text - #replaced)
   end
+  local info = item.command and item.command.arguments and item.command.arguments[1]
   current = { bufnr = bufnr, row = row, col = col, shown = text, replaced = replaced, command = item.command,
-    client = lsp_client }
+    client = lsp_client, low_confidence = type(info) == "table" and info.low_confidence == true }
   render()
 end
 
