@@ -14,14 +14,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+from torch import Tensor
 
 
 @dataclass
 class BlindScores:
-    drawn: torch.Tensor  # (len,) the token drawn at the slot's last blind step
-    drawn_logp: torch.Tensor
-    best: torch.Tensor  # (len,) that step's argmax
-    best_logp: torch.Tensor
+    drawn: Tensor  # (len,) the token drawn at the slot's last blind step
+    drawn_logp: Tensor
+    best: Tensor  # (len,) that step's argmax
+    best_logp: Tensor
 
     @classmethod
     def empty(cls, length: int, device: torch.device) -> BlindScores:
@@ -29,17 +30,13 @@ class BlindScores:
         logp = torch.full((length,), float("-inf"), device=device)
         return cls(tokens, logp, tokens.clone(), logp.clone())
 
-    def remember(self, rows: torch.Tensor, raw: torch.Tensor, drawn: torch.Tensor, best: torch.Tensor) -> None:
-        """The blind `rows` (canvas positions) with their untempered logits, drawn tokens and argmaxes."""
-        if not rows.numel():
-            return
-        raw = raw.float()
-        norm = torch.logsumexp(raw, dim=-1)
-        self.drawn[rows], self.best[rows] = drawn, best
-        self.drawn_logp[rows] = raw.gather(-1, drawn.unsqueeze(-1)).squeeze(-1) - norm
-        self.best_logp[rows] = raw.gather(-1, best.unsqueeze(-1)).squeeze(-1) - norm
+    def remember(self, rows: Tensor, drawn: Tensor, drawn_logp: Tensor, best: Tensor, best_logp: Tensor) -> None:
+        """The blind `rows` (canvas positions): the drawn tokens and argmaxes, with their untempered
+        log-probabilities."""
+        self.drawn[rows], self.drawn_logp[rows] = drawn, drawn_logp.float()
+        self.best[rows], self.best_logp[rows] = best, best_logp.float()
 
-    def logprobs(self, positions: torch.Tensor, tokens: torch.Tensor) -> list[float]:
+    def logprobs(self, positions: Tensor, tokens: Tensor) -> list[float]:
         """The blind log-probability of `tokens` at `positions`."""
         best_logp = self.best_logp[positions]
         bound = torch.minimum(best_logp, torch.log1p(-best_logp.exp().clamp(max=1 - 1e-6)))

@@ -258,7 +258,10 @@ class Canvasing:
     def advance(self, logits: torch.Tensor) -> None:
         """One denoising step from the model's logits for this canvas: (1, len, vocab), or (1, slots, vocab)."""
         step, self.steps = self.steps, self.steps + 1
-        raw = logits[0, self.read]
+        raw = logits[0]
+        blind = torch.ones_like(self.read, dtype=torch.bool) if self.seen is None else ~self.seen
+        # Normalised first, so its (blind slots x vocab) temporaries are gone before the step's own are made.
+        norm = torch.logsumexp(raw[self.read[blind]].float(), dim=-1)
         logits = logits / self.config.temperature(step, self.total)
         self.self_conditioning, slot_logits = logits, logits[0, self.read]
         sampled, entropy = propose(slot_logits, self.rng, self.config.draw)
@@ -270,9 +273,9 @@ class Canvasing:
         answer[0, self.rows] = self.schedule.answer(accepted, sampled, guess)
         self.current, self.answer = current, answer
         mean_entropy = float(entropy.mean())
-        rows = self.rows
-        blind = torch.ones_like(accepted) if self.seen is None else ~self.seen
-        self.blind.remember(rows[blind], raw[blind], sampled[blind], guess[blind])
+        rows, read = self.rows, self.read[blind]
+        drawn, best = sampled[blind], guess[blind]
+        self.blind.remember(rows[blind], drawn, raw[read, drawn] - norm, best, raw[read, best] - norm)
         if self.schedule.commits or self.noise.commits:
             self.rows, self.read = self.rows[~accepted], self.read[~accepted]  # the rest shows noise or a mask
         else:

@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import multiprocessing
 import re
+import signal
 import sysconfig
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -189,9 +190,19 @@ def parallel_map(
             initializer(*initargs)
         return [fn(item) for item in tqdm(items, **bar)]
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    with multiprocessing.get_context(method).Pool(workers, initializer=initializer, initargs=initargs) as pool:
+    context = multiprocessing.get_context(method)
+    with context.Pool(workers, initializer=start_worker, initargs=(initializer, initargs)) as pool:
         chunk = max(1, min(64, len(items) // (8 * workers)))
         return list(tqdm(pool.imap(fn, items, chunksize=chunk), **bar))
+
+
+def start_worker(initializer: Callable | None = None, initargs: tuple = ()) -> None:
+    """A pool worker's first call. A forked worker inherits the parent's signal handlers: one installed by a
+    library in the parent (Ray's, in a process that ran `ray.init`) let a worker live through the pool's SIGTERM
+    and hang its `terminate()`. The default makes SIGTERM end it."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if initializer is not None:
+        initializer(*initargs)
 
 
 def in_validation(path: str, share: float, seed: int) -> bool:

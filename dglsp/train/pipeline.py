@@ -19,6 +19,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 import numpy as np
 import torch
 
+from .corpus import start_worker
 from .examples import Batch, ExampleMaker, Split
 
 _job: tuple[ExampleMaker, Split, int] | None = None  # a worker's maker, documents and seed
@@ -26,6 +27,7 @@ _job: tuple[ExampleMaker, Split, int] | None = None  # a worker's maker, documen
 
 def _start_worker(maker: ExampleMaker, docs: Split, seed: int) -> None:
     global _job
+    start_worker()  # SIGTERM back to its default
     torch.set_num_threads(1)  # a worker builds numpy arrays; torch's thread pool would only compete
     _job = (maker, docs, seed)
 
