@@ -37,6 +37,7 @@ class Wire:
         )  # fmt: skip
         self.buffer = b""
         self.next_id = 1000
+        self.replies: dict[str, object] = {}  # a request of the server's, by method -> the result sent back
 
     def raw(self, data: bytes) -> None:
         self.proc.stdin.write(data)
@@ -69,13 +70,16 @@ class Wire:
         return taken
 
     def answer(self, msg_id, timeout: float = 60.0) -> dict:
-        """Read messages until the response to `msg_id` (notifications and requests on the way are skipped)."""
+        """Read messages until the response to `msg_id`. Notifications on the way are skipped, and the server's
+        own requests answered from `replies` (left unanswered when their method is not there)."""
         while True:
             headers = self._take(until=b"\r\n\r\n", timeout=timeout).decode()
             length = int(next(h for h in headers.split("\r\n") if h.lower().startswith("content-length")).split(":")[1])
             message = json.loads(self._take(length, timeout=timeout))
-            if message.get("id") == msg_id and "method" not in message:
+            if "method" not in message and message.get("id") == msg_id:
                 return message
+            if "id" in message and message.get("method") in self.replies:
+                self.send({"jsonrpc": "2.0", "id": message["id"], "result": self.replies[message["method"]]})
 
     def open(self, uri: str, text: str, version: int = 1, language: str = "python") -> None:
         item = {"uri": uri, "languageId": language, "version": version, "text": text}

@@ -68,9 +68,14 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     shape.add_argument("--ar-tokens", type=int, default=128, help="tokens the autoregressive baseline decodes")
     stress = parser.add_argument_group("stress: fuzz, heavy documents and a soak against the real server")
     stress.add_argument("--stress", action="store_true", help="run this suite (prints the figures; exit 1 on a defect)")
-    stress.add_argument("--fuzz-cases", type=int, default=300, help="hypothesis-generated message sequences")
-    stress.add_argument("--soak-requests", type=int, default=10_000, help="mixed requests in the soak")
-    stress.add_argument("--minutes", type=float, default=60.0, help="time bound of the soak")
+    stress.add_argument("--fuzz-cases", type=int, default=3000, help="hypothesis-generated message sequences")
+    stress.add_argument(
+        "--soak-requests",
+        type=int,
+        default=100_000,
+        help="mixed requests in the soak (with --size tiny: about an hour)",
+    )
+    stress.add_argument("--minutes", type=float, default=120.0, help="time bound of the soak")
     served = parser.add_argument_group("serve: concurrent clients of `dglsp serve-model` on a local Ray cluster")
     served.add_argument("--clients", type=int, default=8, help="clients sending at once (default 8)")
     served.add_argument("--max-batch", type=int, default=8, help="most requests denoised together (default 8)")
@@ -278,11 +283,20 @@ def _stress(args: argparse.Namespace) -> int:
     if args.soak_requests:
         phases.append(stress.soak(options, args.soak_requests, args.minutes, seed=args.seed))
     report = stress.table(phases)
+    soaked = next((p.summary() for p in phases if p.name == "soak"), {})
+    if "rss_slope_mb_per_1000" in soaked:
+        report += (
+            f"\nsoak RSS slope after warm-up: {soaked['rss_slope_mb_per_1000']:+.3f} MB per 1,000 requests "
+            "(a linear fit over the second half of the run)"
+        )
     print(report)
     out = Path(args.out or f"runs/stress-{time.strftime('%Y%m%d-%H%M%S')}")
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.txt").write_text(report + "\n", encoding="utf-8")
-    payload = [{**p.summary(), "notes": p.notes, "rss_mb": p.rss_mb, "latencies": p.latencies} for p in phases]
+    payload = [
+        {**p.summary(), "notes": p.notes, "rss_mb": p.rss_mb, "footprints": p.footprints, "latencies": p.latencies}
+        for p in phases
+    ]
     (out / "stress.json").write_text(json.dumps(payload, indent=1) + "\n", encoding="utf-8")
     plotted = stress.plot(phases, out / "soak.png")
     print(f"\nwrote {out}/report.txt, stress.json" + (", soak.png" if plotted else ""))

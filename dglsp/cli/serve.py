@@ -41,5 +41,5 @@ def run(args: argparse.Namespace) -> int:
     server = make_server()
     if args.tcp:
         server.start_tcp(HOST, args.port)
-        return 0
-    return server.start_io()
+        server.leave(0)
+    server.leave(server.start_io())

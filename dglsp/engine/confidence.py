@@ -44,6 +44,11 @@ class BlindScores:
         return torch.where(self.drawn[positions] == tokens, self.drawn_logp[positions], named_best).tolist()
 
 
+def confident(score: float | None, floor: float) -> bool:
+    """A fill clears the threshold: its score reaches `floor`, or its backend gives no score to judge by."""
+    return score is None or score >= floor
+
+
 def min_confidence(asked: float | None, engine: object) -> float:
     """The least confidence score a fill needs to be shown: what the user asked, else the model's calibrated
     threshold (`LoadedModel.min_confidence`), else 0 for a backend that scores nothing."""

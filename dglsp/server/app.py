@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
@@ -20,7 +22,7 @@ from .config_watch import ConfigWatcher
 from .documents import Documents
 from .fill_cache import FillCache
 from .model_host import ModelHost
-from .protocol import DglspProtocol
+from .protocol import ClientTimeout, DglspProtocol
 from .settings import CONFIG_FILE, Settings, SettingsError, merge, normalize, read_toml
 from .stats import Stats
 from .transport import serve_stdio, watch_parent
@@ -49,11 +51,13 @@ class DglspServer(LanguageServer):
         self.loop: asyncio.AbstractEventLoop | None = None
         self.watcher: ConfigWatcher | None = None
         self._workspace_values: dict[str, Any] = {}
-        self._client_values: dict[str, Any] = {}
+        self._startup_values: dict[str, Any] = {}  # initializationOptions
+        self._client_values: dict[str, Any] = {}  # the editor's settings since (didChangeConfiguration)
         self._toggled: dict[str, Any] = {}  # dglsp.toggle's switch, over whatever the editor's settings say
         self._progress = 0
         self._requests: dict[str, int] = {}
         self._told: set[str] = set()
+        self.protocol.on_timeout = self._client_timed_out
 
     # --- position encoding and context -------------------------------------------------------------------
     @property
@@ -77,7 +81,7 @@ class DglspServer(LanguageServer):
         root_uri = folders[0].uri if folders else params.root_uri
         self.root = Path(to_fs_path(root_uri)) if root_uri else None
         try:
-            self._client_values = normalize(params.initialization_options, "initializationOptions")
+            self._startup_values = normalize(params.initialization_options, "initializationOptions")
         except SettingsError as exc:
             self.tell("error", f"dglsp: {exc}; using the defaults")
         self.reload_workspace_file(announce=False)
@@ -111,7 +115,9 @@ class DglspServer(LanguageServer):
 
     def apply_settings(self, announce: bool = True, source: str = "settings") -> None:
         try:
-            new = merge(self._workspace_values, {**self._client_values, **self._toggled})
+            # The editor's later settings lie over its startup ones, not in place of them: eglot sends an empty
+            # `{"settings": {}}` right after the first didOpen, which must not undo its initializationOptions.
+            new = merge(self._workspace_values, {**self._startup_values, **self._client_values, **self._toggled})
         except SettingsError as exc:
             self.tell("error", f"dglsp: {exc} (from {source}); keeping the last good settings")
             return
@@ -204,6 +210,10 @@ class DglspServer(LanguageServer):
             self._told.add(message)
             self.tell(level, message)
 
+    def _client_timed_out(self, timeout: ClientTimeout) -> None:
+        self.stats.count(timeout.method, "timeout")
+        log.warning("dglsp: %s; stopped waiting and sent $/cancelRequest", timeout)
+
     def tell_out_of_memory(self, exc: OutOfMemory) -> None:
         """Each time in the log, once as a pop-up: a long file can run out on every keystroke."""
         self.tell("warning", f"dglsp: {exc}", show=False)
@@ -232,9 +242,19 @@ class DglspServer(LanguageServer):
     def exit_because(self, reason: str) -> None:
         """Leave at once: nobody is left to answer (a fill in flight has no one to apply it)."""
         log.warning("%s; exiting", reason)
+        self.leave(0)
+
+    def leave(self, code: int) -> NoReturn:
+        """End the process without Python's finalization: a model job still running on the worker thread (a load
+        when `exit` came) is native code, and tearing the interpreter down under it aborts the process
+        ("terminate called without an active exception", SIGABRT). Nothing is lost: the server writes only its
+        stdout (the LSP stream) and stderr (the log), both flushed here; a kill at any moment leaves no file."""
         self.stop()
         logging.shutdown()
-        os._exit(0)
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(code)
 
     def start_io(self, stdin=None, stdout=None) -> int:
         return serve_stdio(self, stdin, stdout)

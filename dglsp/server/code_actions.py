@@ -23,22 +23,24 @@ DATA_KEYS = ("uri", "version", "kind", "start", "end")
 class Offer:
     title: str
     data: dict[str, Any]  # what running it needs: uri, version, kind, start, end
+    preferred: bool = False
 
 
-async def _site(ls: DglspServer, doc: Document, start: int, end: int, version: int) -> Site:
+async def _site(ls: DglspServer, doc: Document, start: int, end: int, version: int, chosen: bool = True) -> Site:
     text, tree = await doc.parsed()
     if doc.version != version:
         raise Changed(f"{doc.uri} changed while dglsp looked at it; ask again")
-    return Site(text, start, end, doc.grammar, tree, ls.settings, ls.context_chars)
+    return Site(text, start, end, doc.grammar, tree, ls.settings, ls.context_chars, chosen)
 
 
-async def offers(ls: DglspServer, doc: Document, start: int, end: int) -> list[Offer]:
+async def offers(ls: DglspServer, doc: Document, start: int, end: int, chosen: bool = True) -> list[Offer]:
+    """`chosen`: the range is the user's selection, not one the client guessed (see `plan_actions`)."""
     if not ls.settings.language_on(doc.language_id):
         return []
     end, version = max(start, end), doc.version
-    site = await _site(ls, doc, start, end, version)
+    site = await _site(ls, doc, start, end, version, chosen)
     data = {"uri": doc.uri, "version": version, "start": start, "end": end}
-    return [Offer(plan.title, {**data, "kind": plan.kind}) for plan in plan_actions(site)]
+    return [Offer(plan.title, {**data, "kind": plan.kind}, plan.preferred) for plan in plan_actions(site)]
 
 
 async def action_edits(ls: DglspServer, data: Any) -> tuple[Document, list[Edit]]:

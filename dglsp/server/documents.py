@@ -78,6 +78,9 @@ class Documents:
     def __contains__(self, uri: str) -> bool:
         return uri in self._open
 
+    def __len__(self) -> int:
+        return len(self._open)
+
     def get(self, uri: str) -> Document:
         try:
             return self._open[uri]

@@ -23,6 +23,9 @@ class FillCache:
         self.suffix_chars = suffix_chars
         self._entries: OrderedDict[tuple, Entry] = OrderedDict()
 
+    def __len__(self) -> int:
+        return len(self._entries)
+
     def clear(self) -> None:
         self._entries.clear()
 

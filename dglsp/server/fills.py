@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from urllib.parse import urlsplit
 
+from ..engine.confidence import confident
 from ..engine.confidence import min_confidence as least_confidence
 from ..engine.engine import Engine
 from ..engine.types import FillRequest, FillResult
@@ -39,7 +40,7 @@ class Fill:
 
     @property
     def confident(self) -> bool:
-        return self.score is None or self.score >= self.floor
+        return confident(self.score, self.floor)
 
 
 def min_confidence(engine: object, settings: Settings) -> float:

@@ -109,7 +109,9 @@ class ModelHost:
             error = str(exc)  # said once; the fills go on trying
         self.engine = engine
         generation, ms = self.status.generation + 1, (time.perf_counter() - start) * 1000
-        self.status = ModelState("ready", settings.backend, engine.denoiser.device, error, ms, generation)
+        self.status = ModelState(
+            "ready", settings.backend, engine.denoiser.device, error=error, load_ms=ms, generation=generation
+        )
         return self.status
 
     def queued(self) -> None:

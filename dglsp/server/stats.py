@@ -26,6 +26,20 @@ class Latency:
 
 
 @dataclass(frozen=True)
+class Footprint:
+    """What the server holds now: the process (None without /proc) and the entries of each cache and table."""
+
+    rss_mb: float | None
+    threads: int | None
+    open_files: int | None
+    documents: int
+    fill_cache: int
+    prefix_cache: int
+    client_requests: int  # requests dglsp sent the client that are still unanswered (each has a timeout)
+    handlers: int  # messages whose handler is still running
+
+
+@dataclass(frozen=True)
 class StatsReport:
     version: str
     model: ModelState
@@ -34,6 +48,7 @@ class StatsReport:
     worker_running: str | None  # a job's key while the model runs it
     latency: dict[str, Latency]
     counts: dict[str, dict[str, int]]  # feature -> outcome -> requests
+    footprint: Footprint
 
 
 class Stats:

@@ -27,7 +27,7 @@ def trim_fill(text: str, gap: Gap, fill: str, language: str | None, *, parse: bo
     """What to insert for `fill` (a model's raw output) at `gap`; "" when nothing of it should be."""
     if gap.kind == "none":
         return ""
-    fill = _NOT_TEXT.sub("", fill.replace("\r\n", "\n"))
+    fill = plain_text(fill)
     shown = indent_unit(text, default="")  # "" when the document shows no indentation yet
     unit = shown or _grammar_indent(language)
     width = _fill_width(fill.split("\n")[1:], unit, gap.indent, trusted=bool(shown))
@@ -39,6 +39,11 @@ def trim_fill(text: str, gap: Gap, fill: str, language: str | None, *, parse: bo
     if parse and grammar is not None and body:
         body = _parses(text, gap, closers, body, grammar)
     return body + closers if body else ""
+
+
+def plain_text(fill: str) -> str:
+    """`fill` without what never belongs in code (control characters, U+FFFD), with Unix line ends."""
+    return _NOT_TEXT.sub("", fill.replace("\r\n", "\n"))
 
 
 def reindent(fill: str, indent: str, unit: str, width: int | None = None) -> str:

@@ -17,6 +17,11 @@ def test_a_short_stress_run_finds_no_crash_hang_or_error(dg_dir):
     # Each heavy case was answered: an item list or a clear error, never silence.
     assert all(("item(s)" in note or "error -326" in note) for note in heavy.notes), heavy.notes
     assert len(soak.latencies) > 20 and soak.rss_mb
+    # Sampled from the server's own footprint; nothing left pending once the traffic stops.
+    last = soak.footprints[-1]
+    assert last["requests"] == 80 and last["threads"] > 1 and last["open_files"] > 2
+    assert (last["handlers"], last["client_requests"]) == (0, 0) and 1 <= last["documents"] <= 4
+    assert "rss_slope_mb_per_1000" in soak.summary()
     assert "| fuzz" in stress.table(phases)
 
 

@@ -55,7 +55,7 @@ def buffer_text(lines: list[str]) -> str:
 
 
 def run_headless(
-    script: Path, args: list[str], work: Path, home: Path, env: dict[str, str] | None = None
+    script: Path, args: list[str], work: Path, home: Path, env: dict[str, str] | None = None, timeout: float = 180
 ) -> subprocess.CompletedProcess:
     """`nvim --headless -l script args...` in `work`, with Neovim's state under `home` and `env` added to
     the environment (which the server Neovim starts inherits)."""
@@ -66,7 +66,7 @@ def run_headless(
     # processes on a small, busy machine turn a 0.1 s fill into 30 s (measured on a 2-core box).
     env["OMP_NUM_THREADS"] = "1"
     command = [str(NVIM), "--headless", "-u", "NONE", "-i", "NONE", "-n", "-l", str(script), *args]
-    return subprocess.run(command, cwd=work, env=env, capture_output=True, text=True, timeout=180)
+    return subprocess.run(command, cwd=work, env=env, capture_output=True, text=True, timeout=timeout)
 
 
 @pytest.fixture(scope="module")

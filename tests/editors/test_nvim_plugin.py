@@ -103,6 +103,8 @@ def test_every_action_and_command_of_the_contract_is_a_user_command(run):
     expected = {a["vim_command"]: ("." if a["selection"] else None, a["title"]) for a in described["actions"]}
     expected |= {c["vim_command"]: (None, c["title"]) for c in described["commands"] if c["vim_command"]}
     expected["DglspStats"] = (None, "latency and counts")  # the plugin's own
+    expected["DglspStop"] = (None, "stop the server (no restart)")
+    expected["DglspRestart"] = (None, "start the server again")
     made = {name: (cmd["range"], cmd["desc"].removeprefix("dglsp: ")) for name, cmd in run["commands"].items()}
     assert made == expected
     assert (made["DglspRewrite"][0], made["DglspFillHoles"][0], made["DglspCompleteBody"][0]) == (".", None, None)

@@ -50,16 +50,22 @@ class ScriptedEngine:
         return FillResult(tuple(self.answer(request)), 1, 1, 0.0, stop, confidence=Confidence(self.score, 0, True, 1))
 
 
-def initialized(capabilities: types.ClientCapabilities | None = None) -> tuple[DglspServer, types.InitializeResult]:
-    """A server past `initialize`, through pygls' own handshake (call inside a running event loop)."""
+def initialized(
+    capabilities: types.ClientCapabilities | None = None, options: dict | None = None
+) -> tuple[DglspServer, types.InitializeResult]:
+    """A server past `initialize` (with `options` as its initializationOptions), through pygls' own handshake
+    (call inside a running event loop)."""
     ls = make_server()
-    params = types.InitializeParams(capabilities=capabilities or types.ClientCapabilities(), process_id=None)
+    params = types.InitializeParams(
+        capabilities=capabilities or types.ClientCapabilities(), process_id=None, initialization_options=options
+    )
     handshake = ls.protocol.lsp_initialize(params)
     handler, args, _ = next(handshake)
     handler(*args)
     try:
         handshake.send(None)
     except StopIteration as done:
+        ls.protocol.initialize_seen = True  # as handle_message marks it for an initialize off the wire
         return ls, done.value
     raise AssertionError("initialize did not finish")
 

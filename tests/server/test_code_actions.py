@@ -39,6 +39,16 @@ async def test_an_offer_runs_to_edits_at_its_holes_in_one_fill():
     assert len(engine.requests) == 1 and engine.requests[0].between == ("\n    ",)
 
 
+async def test_a_hole_is_filled_with_text_only():
+    ls, _ = initialized()
+    # A byte-level model can emit control characters and half characters (U+FFFD); none belongs in code.
+    with_engine(ls, ScriptedEngine(lambda request: ("\x01x\x10 * 2\ufffd\x0c",) * request.holes))
+    doc = open_doc(ls, "def scale(x):\n    y = ...\n    return y\n")
+    (offer,) = await offers(ls, doc, 0, 0)
+    _, edits = await action_edits(ls, offer.data)
+    assert [e.text for e in edits] == ["x * 2"]
+
+
 async def test_an_action_the_model_is_not_confident_of_edits_nothing_and_says_so():
     ls, _ = initialized()
     with_engine(ls, ScriptedEngine(holes_engine, score=0.2, min_confidence=0.6))
@@ -117,6 +127,65 @@ async def test_a_client_without_resolve_gets_commands_and_one_with_it_gets_lazy_
     open_doc(lazy, SOURCE)
     (action,) = await code_action(lazy, params)
     assert isinstance(action, types.CodeAction) and action.edit is None and action.data["kind"] == "holes"
+
+
+def action_params(text: str, start: int, end: int, trigger: types.CodeActionTriggerKind | None = None):
+    def at(offset: int) -> types.Position:
+        line = text.count("\n", 0, offset)
+        return types.Position(line=line, character=offset - (text.rfind("\n", 0, offset) + 1))
+
+    return types.CodeActionParams(
+        text_document=types.TextDocumentIdentifier(uri="file:///t.py"),
+        range=types.Range(start=at(start), end=at(end)),
+        context=types.CodeActionContext([], trigger_kind=trigger),
+    )
+
+
+LITERALS = types.ClientCapabilities(
+    text_document=types.TextDocumentClientCapabilities(
+        code_action=types.CodeActionClientCapabilities(
+            code_action_literal_support=types.ClientCodeActionLiteralOptions(
+                types.ClientCodeActionKindOptions(value_set=["refactor.rewrite"])
+            )
+        )
+    )
+)  # eglot 1.9's: literals, but no codeAction/resolve
+
+
+async def test_a_client_taking_literals_gets_the_command_inside_an_action_with_the_fill_preferred():
+    ls, _ = initialized(LITERALS)
+    open_doc(ls, SOURCE)
+    at = SOURCE.index("...")
+    (action,) = await code_action(ls, action_params(SOURCE, at, at))
+    assert isinstance(action, types.CodeAction) and action.title == "dglsp: Fill 2 holes"
+    assert action.command.command == "dglsp.runAction" and action.command.arguments[0]["kind"] == "holes"
+    assert action.is_preferred and action.edit is None
+
+
+@pytest.mark.parametrize(
+    ("trigger", "titles"),
+    [
+        (None, ["dglsp: Fill 2 holes*"]),  # eglot's sexp at point: the whole `def`, not the user's choice
+        (types.CodeActionTriggerKind.Invoked, ["dglsp: Rewrite selection", "dglsp: Fill 2 holes*"]),
+    ],
+    ids=["guessed range", "selected by the user"],
+)
+async def test_a_whole_definition_around_a_hole_is_filled_by_default_and_rewritten_only_if_selected(trigger, titles):
+    ls, _ = initialized(LITERALS)
+    open_doc(ls, SOURCE)
+    listed = await code_action(ls, action_params(SOURCE, 0, len(SOURCE) - 1, trigger))
+    assert [a.title + "*" * bool(a.is_preferred) for a in listed] == titles
+
+
+async def test_a_selected_part_of_a_function_prefers_its_rewrite():
+    ls, _ = initialized(LITERALS)
+    open_doc(ls, SOURCE)
+    start = SOURCE.index("return")
+    listed = await code_action(ls, action_params(SOURCE, start, start + len("return y")))
+    assert [a.title + "*" * bool(a.is_preferred) for a in listed] == [
+        "dglsp: Rewrite selection*",
+        "dglsp: Fill 2 holes",
+    ]
 
 
 async def test_the_server_advertises_what_its_contract_lists():

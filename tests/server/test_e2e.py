@@ -286,6 +286,9 @@ async def test_an_action_listed_before_an_edit_is_refused_after_it(served, tmp_p
 async def test_a_client_without_resolve_gets_a_command_and_an_applied_edit(tmp_path, dg_dir, seed, fills):
     caps = capabilities()
     caps.text_document.code_action.resolve_support = None
+    # Plain commands (a client taking CodeAction literals gets the same command inside one: tests/editors/
+    # test_emacs.py drives eglot through that path).
+    caps.text_document.code_action.code_action_literal_support = None
     applied: list[types.ApplyWorkspaceEditParams] = []
     client = await start(tmp_path, {"model": str(dg_dir), **RAW, "sampler": {"seed": seed}}, caps)
 

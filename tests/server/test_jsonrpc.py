@@ -98,6 +98,24 @@ def test_the_server_exits_when_stdin_closes_mid_request(dg_dir):
         w.close()
 
 
+def test_exit_while_the_model_reloads_ends_the_process_cleanly(dg_dir):
+    """Python's finalization under a load running in the worker thread aborted the process (SIGABRT, about one
+    time in two here): exit must be exit, whatever the model is doing."""
+    for _ in range(4):
+        w = Wire()
+        try:
+            w.initialize({"model": str(dg_dir)})
+            while w.request("dglsp/stats", timeout=30)["result"]["model"]["state"] != "ready":
+                pass
+            w.send({"jsonrpc": "2.0", "id": 1, "method": "workspace/executeCommand",
+                    "params": {"command": "dglsp.reloadModel"}})  # fmt: skip
+            w.request("shutdown", timeout=10)
+            w.notify("exit", None)
+            assert w.proc.wait(timeout=20) == 0
+        finally:
+            w.close()
+
+
 def test_the_server_exits_when_the_editor_process_is_gone():
     import subprocess
     import sys

@@ -58,7 +58,9 @@ async def test_fills_come_from_the_backend_and_a_backend_that_goes_away_is_said_
     client = await start(tmp_path, {"backend": f"http://127.0.0.1:{port}", **RAW, "sampler": {"maxSteps": 4}})
     try:
         assert await model_ready(client) == "ready"
-        assert (await stats(client))["model"]["device"] == f"remote http://127.0.0.1:{port}"
+        model = (await stats(client))["model"]
+        assert model["device"] == f"remote http://127.0.0.1:{port}"
+        assert (model["error"], model["layout"], model["generation"]) == ("", "", 1) and model["load_ms"] > 0
         uri = open_doc(client, tmp_path / "a.py", TEXT, "python")
         assert (await inline(client, uri)).items  # a raw fill from the server's model
         end(server)

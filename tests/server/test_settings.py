@@ -1,6 +1,7 @@
 """Settings: layered, validated as a whole, and a workspace file cannot turn on what runs code."""
 
 import pytest
+from inprocess import initialized
 
 from dglsp.server.settings import Settings, SettingsError, merge, normalize, read_toml
 
@@ -78,3 +79,11 @@ def test_a_model_change_is_seen_and_languages_switch_off():
     assert not settings.language_on("lua") and settings.language_on("python")
     assert settings.model_changed(Settings(device="cpu")) and not settings.model_changed(Settings())
     assert settings.model_changed(Settings(decoder="compiled"))  # a new decoder step means a reload
+
+
+async def test_the_editor_s_later_settings_lie_over_its_initialization_options():
+    ls, _ = initialized(options={"debounceMs": 33, "minConfidence": 0})
+    ls.set_client_settings({})  # eglot, right after the first didOpen
+    assert (ls.settings.debounce_ms, ls.settings.min_confidence) == (33, 0)
+    ls.set_client_settings({"dglsp": {"debounceMs": 50}})
+    assert (ls.settings.debounce_ms, ls.settings.min_confidence) == (50, 0)

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import importlib
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from types import ModuleType
 
+from ...engine.confidence import confident
 from ...engine.engine import Engine
-from ...syntax.gap import Gap
+from ...syntax.gap import Gap, enclosing_definition
 from ...syntax.holes import Hole
 from ..contract import ACTIONS
 from ..fills import Edit, Origin
@@ -31,6 +32,7 @@ class Site:
     tree: object | None
     settings: Settings
     context_chars: int
+    chosen: bool = True  # the range is the user's own selection (False: the client may have guessed it)
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,7 @@ class ActionPlan:
     title: str  # as listed in the editor's menu
     gap: Gap | None = None
     holes: tuple[Hole, ...] = ()
+    preferred: bool = False  # the one an editor runs by default (e.g. on RET in eglot's menu)
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,7 @@ class Proposal:
 
     @property
     def confident(self) -> bool:
-        return self.score is None or self.score >= self.floor
+        return confident(self.score, self.floor)
 
 
 @cache
@@ -69,8 +72,30 @@ def module(kind: str) -> ModuleType:
 
 
 def plan_actions(site: Site) -> list[ActionPlan]:
-    """The actions that apply at `site`, in the contract's order."""
-    return [plan for entry in ACTIONS if (plan := module(entry.kind).plan(site)) is not None]
+    """The actions that apply at `site`, in the contract's order, the one that fits the range best preferred.
+
+    At the cursor, or over a whole definition with a hole in it, filling what is missing is what was meant; a
+    client that only guessed such a range (eglot sends the sexp at point, a whole `def`) is not offered a rewrite
+    of all of it. Over a part of the code the user selected, rewriting that part is."""
+    selection = {entry.kind for entry in ACTIONS if entry.selection}
+    plans = [plan for entry in ACTIONS if (plan := module(entry.kind).plan(site)) is not None]
+    fills = [p for p in plans if p.kind not in selection]
+    if fills and (site.end <= site.start or _spans_definition(site)):
+        plans = [p for p in plans if p.kind not in selection or site.chosen]
+        best = fills[0]
+    else:
+        best = next((p for p in plans if p.kind in selection), None)
+    return [replace(p, preferred=True) if p is best else p for p in plans]
+
+
+def _spans_definition(site: Site) -> bool:
+    """The range holds the whole function it starts in (blank space around it aside)."""
+    chosen = site.text[site.start : site.end]
+    first, last = site.start + len(chosen) - len(chosen.lstrip()), site.start + len(chosen.rstrip())
+    if site.grammar is None or last <= first:
+        return False
+    span = enclosing_definition(site.text, first, site.grammar, tree=site.tree)
+    return span is not None and first <= span[0] and last >= span[1]
 
 
 def run_action(job: Job) -> Proposal:

@@ -9,7 +9,7 @@ from ...engine.types import FillRequest
 from ...syntax.gap import enclosing_definition, indent_unit
 from ...syntax.holes import Hole, find_holes
 from ...syntax.languages import find_grammar
-from ...syntax.trim import reindent
+from ...syntax.trim import plain_text, reindent
 from ..fills import Edit, min_confidence, run_fill, score_of
 from . import ActionPlan, Job, Proposal, Site
 
@@ -53,7 +53,7 @@ def run(job: Job) -> Proposal:
     for hole, fill in zip(holes, result.fills, strict=True):
         line_start = text.rfind("\n", 0, hole.start) + 1
         indent = text[line_start : hole.start]
-        body = reindent(fill.strip("\n").rstrip(), indent if not indent.strip() else "", unit).lstrip()
+        body = reindent(plain_text(fill).strip("\n").rstrip(), indent if not indent.strip() else "", unit).lstrip()
         if body:  # a hole the model left empty stays as the user wrote it
             edits.append(Edit(hole.start, hole.end, body))
     return Proposal(edits, score_of(result), min_confidence(job.engine, job.settings))

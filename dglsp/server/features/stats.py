@@ -8,7 +8,8 @@ from typing import Any
 from ... import __version__
 from ..app import DglspServer
 from ..contract import STATS
-from ..stats import StatsReport
+from ..footprint import process_footprint
+from ..stats import Footprint, StatsReport
 
 
 def report(ls: DglspServer) -> StatsReport:
@@ -20,6 +21,20 @@ def report(ls: DglspServer) -> StatsReport:
         worker_running=ls.worker.running,
         latency=ls.stats.latencies(),
         counts=ls.stats.outcome_counts(),
+        footprint=footprint(ls),
+    )
+
+
+def footprint(ls: DglspServer) -> Footprint:
+    engine = ls.host.engine
+    prefix = getattr(engine, "cache", None)  # a remote backend keeps its own
+    return Footprint(
+        *process_footprint(),
+        documents=len(ls.documents),
+        fill_cache=len(ls.cache),
+        prefix_cache=len(prefix) if prefix is not None else 0,
+        client_requests=len(ls.protocol.asked),
+        handlers=ls.protocol.running_handlers(),
     )
 
 

@@ -60,6 +60,18 @@ export interface StatsReport {
   worker_running: string | null;
   latency: Record<string, Latency>;
   counts: Record<string, Record<string, number>>;
+  footprint: Footprint;
+}
+
+export interface Footprint {
+  rss_mb: number | null;
+  threads: number | null;
+  open_files: number | null;
+  documents: number;
+  fill_cache: number;
+  prefix_cache: number;
+  client_requests: number;
+  handlers: number;
 }
 
 export interface Latency {

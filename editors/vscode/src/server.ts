@@ -1,28 +1,26 @@
 import * as vscode from 'vscode';
-import {
-  DidChangeConfigurationNotification,
-  ExecuteCommandRequest,
-  LanguageClient,
-  type LanguageClientOptions,
-  State,
-} from 'vscode-languageclient/node';
-import { LANGUAGES } from './contract';
+import { DidChangeConfigurationNotification, type LanguageClient, State } from 'vscode-languageclient/node';
+import { DglspClient } from './client';
 import { findExecutable, type Launch, launchFromSettings } from './launch';
+import { Restarts } from './restarts';
 import type { Session } from './session';
 import { serverSettings } from './settings';
 import type { Status } from './status';
 
-/** The language server's lifecycle: start, restart and stop of the client, and what the user is told when it
- *  cannot run. */
+/** The language server's lifecycle: start, restart and stop of the client, restarts after the server died
+ *  (as Restarts decides), and what the user is told when it cannot run. */
 export class Server {
   private starting: Promise<void> | undefined;
+  private readonly restarts: Restarts;
 
   /** `wrapped`: server commands the extension registers itself, which the client must not register too. */
   constructor(
     private readonly session: Session,
     private readonly status: Status,
     private readonly wrapped: ReadonlySet<string>,
-  ) {}
+  ) {
+    this.restarts = new Restarts(session.log, status);
+  }
 
   /** Start the server unless a start is under way (then wait for that one). */
   start(): Promise<void> {
@@ -35,14 +33,18 @@ export class Server {
   async stop(): Promise<void> {
     const c = this.session.client;
     this.session.client = undefined;
+    // A client whose server died or never started has nothing to stop (and would throw saying so).
+    if (!c || c.state === State.Stopped || c.state === State.StartFailed) return;
     try {
-      await c?.stop();
+      await c.stop();
     } catch (err) {
       this.session.log.warn(`stopping the server: ${String(err)}`);
     }
   }
 
+  /** The user's restart (the command, the "Restart server" buttons, a changed launch setting). */
   async restart(): Promise<void> {
+    this.restarts.reset();
     await this.stop();
     this.status.starting();
     await this.start();
@@ -76,10 +78,12 @@ export class Server {
     }
     const { log } = this.session;
     log.info(`starting ${executable} ${launch.args.join(' ')}`);
-    const c = new LanguageClient('dglsp', 'dglsp', { command: executable, args: launch.args }, clientOptions(log));
-    hideCommands(c, this.wrapped);
+    const c = new DglspClient(executable, launch.args, log, this.wrapped, (dead) => this.died(dead));
     c.onDidChangeState((e) => {
-      if (e.newState === State.Stopped && this.session.client === c) {
+      if (this.session.client !== c) return;
+      // The pid, so that a user (or a test) can tell this server from the one before a restart.
+      if (e.newState === State.Running) log.info(`server running, pid ${c.serverProcess?.pid ?? '?'}`);
+      if (e.newState === State.Stopped && !c.crashed) {
         this.status.set('$(error) dglsp: stopped', 'The dglsp server stopped. Click for details; run "dglsp: Restart server".', true);
       }
     });
@@ -87,6 +91,7 @@ export class Server {
     try {
       await c.start();
     } catch (err) {
+      if (c.crashed) return; // it died while starting: the restart policy has already said so and acted
       this.session.client = undefined;
       const text = err instanceof Error ? err.message : String(err);
       if (/ENOENT|EACCES|spawn/i.test(text)) await this.reportMissing(launch, text);
@@ -94,6 +99,25 @@ export class Server {
       return;
     }
     this.status.pollSoon(0);
+  }
+
+  /** `c`'s server went away without a stop from here (its connection closed or broke). Returns what to log. */
+  private died(c: DglspClient): string | undefined {
+    if (this.session.client !== c) return undefined; // a client already replaced: its server is not ours now
+    const verdict = this.restarts.stopped();
+    // After the dead client's own clean-up, which runs as soon as this returns (its commands and providers go
+    // before the new client registers the same ones).
+    if (verdict.restart) setTimeout(() => void this.relaunch(c), 0);
+    return verdict.message;
+  }
+
+  /** A fresh client for a dead one. Its start re-sends didOpen with the current text of every open document,
+   *  so the new server sees what the user typed while there was none. */
+  private async relaunch(dead: DglspClient): Promise<void> {
+    await this.starting; // a server that died while starting: let that start finish failing first
+    if (this.session.client !== dead) return; // the user restarted or stopped it meanwhile
+    this.session.client = undefined;
+    await this.start();
   }
 
   private async reportMissing(launch: Launch, detail?: string): Promise<void> {
@@ -120,42 +144,4 @@ export class Server {
       if (x) log.show();
     });
   }
-}
-
-function clientOptions(log: vscode.LogOutputChannel): LanguageClientOptions {
-  return {
-    documentSelector: LANGUAGES.flatMap((language) => [
-      { scheme: 'file', language },
-      { scheme: 'untitled', language },
-    ]),
-    initializationOptions: { dglsp: serverSettings() },
-    outputChannel: log,
-    middleware: {
-      // Ghost text (inline completion) is the way fills are shown; the server's completion item carries the
-      // same fill, so asking for both would run the model twice per keystroke.
-      provideCompletionItem: () => undefined,
-      workspace: {
-        // Settings go out through Server.sendSettings: the `dglsp` section also holds the extension's own
-        // keys, which the server would refuse as unknown.
-        didChangeConfiguration: () => Promise.resolve(),
-      },
-    },
-  };
-}
-
-/** Keep the client from registering VS Code commands for the server commands in `hidden` (an id clash with
- *  the extension's own registration). */
-function hideCommands(c: LanguageClient, hidden: ReadonlySet<string>): void {
-  const feature = c.getFeature(ExecuteCommandRequest.method);
-  const initialize = feature.initialize.bind(feature);
-  feature.initialize = (capabilities, selector) => {
-    const provider = capabilities.executeCommandProvider;
-    if (provider) {
-      capabilities = {
-        ...capabilities,
-        executeCommandProvider: { ...provider, commands: provider.commands.filter((x) => !hidden.has(x)) },
-      };
-    }
-    initialize(capabilities, selector);
-  };
 }

@@ -9,6 +9,7 @@ export class Status implements vscode.Disposable {
   private readonly focus: vscode.Disposable;
   private timer: NodeJS.Timeout | undefined;
   private last: StatsReport | undefined;
+  private notice: string | undefined;
 
   constructor(private readonly session: Session) {
     this.item.name = 'dglsp';
@@ -25,6 +26,11 @@ export class Status implements vscode.Disposable {
     this.item.text = text;
     this.item.tooltip = tooltip;
     this.item.backgroundColor = error ? new vscode.ThemeColor('statusBarItem.errorBackground') : undefined;
+  }
+
+  /** A line the tooltip keeps under the server's state (undefined: none), e.g. that the server was restarted. */
+  note(line: string | undefined): void {
+    this.notice = line;
   }
 
   starting(): void {
@@ -54,6 +60,7 @@ export class Status implements vscode.Disposable {
       tip.appendMarkdown(`\n\n$(eye-closed) ${hidden} suggestion${hidden > 1 ? 's' : ''} not shown: the model was not confident (\`dglsp.minConfidence\`; Alt+\\ asks anyway)`);
     }
     if (model.error) tip.appendMarkdown(`\n\n$(error) ${model.error}`);
+    if (this.notice) tip.appendMarkdown(`\n\n${this.notice}`);
     if (!enabled) tip.appendMarkdown('\n\nCompletions are off ("dglsp: Toggle completions").');
     tip.appendMarkdown('\n\nClick for statistics.');
     switch (model.state) {

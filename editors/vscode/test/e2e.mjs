@@ -1,6 +1,8 @@
 // End-to-end tests in a real editor: code-server (VS Code 1.100) driven by headless Chromium through playwright-core.
 //
-//   npm run e2e             # ghost text accepted with Tab, Ctrl+. lists and runs "Rewrite selection", stats
+//   npm run e2e             # ghost text accepted with Tab, Ctrl+. lists and runs "Rewrite selection", stats;
+//                           # then the server killed (SIGKILL) mid-fill: restarted, resynchronised, then given up on
+//   DGLSP_E2E_CRASH=1 npm run e2e     # only the kill scenario
 //   npm run e2e:throwaway   # an action added to a copy of the server works in the unchanged extension
 //   DGLSP_E2E_MISSING=1 npm run e2e   # the error shown when the server command is missing
 //
@@ -11,6 +13,7 @@
 // on PATH); the throwaway scenario runs ../../.venv/bin/python -m dglsp on the copy.
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -92,7 +95,8 @@ async function waitForPort(port, ms) {
 
 /**
  * Install `vsix` into a fresh code-server profile with `settings`, open a project folder holding `files`
- * (name -> text) in headless Chromium, open the file `open`, and run `scenario({ page, shot, folder })`.
+ * (name -> text) in headless Chromium, open the file `open`, and run `scenario({ page, shot, folder, codeServer })`
+ * (`codeServer`: its pid, the root of the processes it starts).
  * `env` is added to code-server's environment (the extension host and the server inherit it). Returns whether
  * the scenario passed; everything it started is stopped and its temporary files removed.
  */
@@ -157,7 +161,7 @@ async function inEditor({ vsix, settings, files, open, env: extraEnv = {} }, sce
     await page.locator('.explorer-folders-view .monaco-list-row', { hasText: open }).click();
     await page.waitForSelector('.monaco-editor .view-lines');
     await shot('01-opened');
-    await scenario({ page, shot, folder });
+    await scenario({ page, shot, folder, codeServer: cs.pid });
     log('PASS');
     return true;
   } catch (err) {
@@ -171,20 +175,23 @@ async function inEditor({ vsix, settings, files, open, env: extraEnv = {} }, sce
     } catch {
       cs.kill('SIGTERM');
     }
+    // The extension's output channel (its log and the server's stderr), kept with the screenshots.
+    const outputs = fs.readdirSync(path.join(userData, 'logs'), { recursive: true }).filter((f) => f.endsWith('dglsp.log'));
+    for (const f of outputs) fs.copyFileSync(path.join(userData, 'logs', f), path.join(artifacts, 'dglsp-output.log'));
     if (!keep) fs.rmSync(tmp, { recursive: true, force: true });
   }
 }
 
 // --- steps in the editor -------------------------------------------------------------------------------------
 
-/** Wait for the status bar to say the model is ready (it loads on start-up). */
+/** Wait for the status bar to say the model is ready (it loads on start-up, and after a restart). */
 async function waitForModel(page) {
   const status = page.locator('.statusbar-item', { hasText: 'dglsp' }).first();
   await status.waitFor({ timeout: 30000 });
   const readyBy = Date.now() + timeoutMs;
   for (;;) {
     const text = (await status.innerText().catch(() => '')).trim();
-    if (/error|stopped/.test(text)) throw new Error(`status bar: ${text}`);
+    if (/error|stopped/.test(text) && !/restarting/.test(text)) throw new Error(`status bar: ${text}`);
     if (!/starting|loading/.test(text) && /dglsp.*:/.test(text)) {
       log('status bar:', JSON.stringify(text));
       return;
@@ -192,6 +199,113 @@ async function waitForModel(page) {
     if (Date.now() > readyBy) throw new Error(`model not ready: ${text}`);
     await page.waitForTimeout(1000);
   }
+}
+
+/** Poll `check` every 50 ms until it returns something truthy (returned) or `ms` pass (an error naming `what`). */
+async function until(what, check, ms = timeoutMs) {
+  const by = Date.now() + ms;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > by) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** The pids of the live `dglsp --stdio` processes under `root` (code-server's process tree), from /proc: other
+ *  dglsp servers on the machine (another editor, another test) are not ours to kill. */
+function serverPids(root) {
+  const procs = [];
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
+      const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const argv = fs.readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
+      procs.push({ pid: Number(name), ppid: Number(ppid), state, argv });
+    } catch {
+      // it exited while we looked
+    }
+  }
+  const under = new Set([root]);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const p of procs) {
+      if (!under.has(p.pid) && under.has(p.ppid)) {
+        under.add(p.pid);
+        grew = true;
+      }
+    }
+  }
+  const isServer = (argv) => argv.includes('--stdio') && argv.some((a) => a === server || path.basename(a) === 'dglsp');
+  return procs.filter((p) => under.has(p.pid) && p.state !== 'Z' && isServer(p.argv)).map((p) => p.pid);
+}
+
+/** Record every text the dglsp status bar item shows from now on (a MutationObserver in the page), so a text
+ *  that is shown only briefly (e.g. while the server restarts) is not missed. Returns a reader of the list. */
+async function recordStatus(page) {
+  /* global window, document, MutationObserver -- this function runs in the page */
+  await page.evaluate(() => {
+    const seen = [];
+    window.dglspStatus = seen;
+    const read = () => {
+      const item = [...document.querySelectorAll('.statusbar-item')].find((e) => e.innerText.includes('dglsp'));
+      const text = item ? item.innerText.trim() : '';
+      if (seen[seen.length - 1] !== text) seen.push(text);
+    };
+    new MutationObserver(read).observe(document.querySelector('.part.statusbar') ?? document.body, {
+      subtree: true,
+      childList: true,
+      characterData: true,
+      attributes: true,
+    });
+    read();
+  });
+  return () => page.evaluate(() => window.dglspStatus);
+}
+
+/** The ghost text shown now ('' when none). */
+async function ghostText(page) {
+  return (await page.locator('.ghost-text-decoration').allInnerTexts()).join('').replace(/\u00a0/g, ' ');
+}
+
+/**
+ * A stand-in for llama.cpp's `llama-server` (the server's `llamacpp:URL` backend): `/infill` answers
+ * `probe_<n>`, n counting its requests, so a ghost text names the request it came from, and each request's
+ * prefix and suffix (the server's view of the document) are kept. While `hold` is set, fills are not answered:
+ * they stay in flight until the server cancels them (it closes the connection) or dies.
+ */
+async function fakeLlamaServer() {
+  const fake = { requests: [], connects: [], hold: true, port: 0, close: () => {} };
+  const reply = (res, body) => res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(body));
+  const srv = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => (body += d));
+    req.on('end', () => {
+      if (req.method === 'GET' && req.url === '/props') {
+        fake.connects.push(Date.now()); // a server loading its "model"
+        return reply(res, { default_generation_settings: { n_ctx: 4096 } });
+      }
+      if (req.method !== 'POST' || req.url !== '/infill') return res.writeHead(404).end('{}');
+      const asked = JSON.parse(body);
+      const r = { n: fake.requests.length + 1, prefix: asked.input_prefix, suffix: asked.input_suffix, open: true };
+      fake.requests.push(r);
+      res.on('close', () => {
+        r.open = false;
+        r.closedAt = Date.now();
+      });
+      if (fake.hold) return;
+      r.fill = `probe_${r.n}`;
+      reply(res, { content: r.fill, tokens_predicted: 2, tokens_evaluated: 10, stop_type: 'eos' });
+    });
+  });
+  await new Promise((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  fake.port = srv.address().port;
+  fake.close = () => {
+    srv.closeAllConnections();
+    srv.close();
+  };
+  return fake;
 }
 
 /** Select line `n` (1-based) of the focused editor, from its first character to its end. */
@@ -318,6 +432,130 @@ async function mainScenario() {
   return passed;
 }
 
+/**
+ * The server killed with SIGKILL while a fill is in flight, in the real editor: the status bar says so, a fresh
+ * server starts, the document (typed on while no server ran) is reopened with its current text, and the next
+ * ghost text answers that text and is accepted once. Then four more deaths within the window: the extension
+ * stops restarting, says so with a "Restart server" button, and the button brings the server back.
+ * The model is a stand-in llama.cpp server (fakeLlamaServer): it holds the first fill open for as long as the
+ * test needs, and each answer names the request (and so the text) it came from.
+ */
+async function crashScenario() {
+  const llama = await fakeLlamaServer();
+  const original = 'import math\n\n\n';
+  const settings = {
+    'dglsp.server.command': server,
+    'dglsp.backend': `llamacpp:http://127.0.0.1:${llama.port}`,
+    'dglsp.minConfidence': 0,
+  };
+  try {
+    return await inEditor(
+      { vsix: packageExtension(extDir), settings, files: { 'crash.py': original }, open: 'crash.py' },
+      async ({ page, shot, folder, codeServer }) => {
+        const fixture = path.join(folder, 'crash.py');
+        await waitForModel(page);
+        const statuses = await recordStatus(page);
+        const sawStatus = (what, re) => until(what, async () => (await statuses()).some((t) => re.test(t)));
+        const killed = [];
+        const kill = (pid) => {
+          killed.push(pid);
+          process.kill(pid, 'SIGKILL');
+          log('SIGKILL', pid);
+          return Date.now();
+        };
+        const nextServer = (what) => until(what, () => serverPids(codeServer).find((p) => !killed.includes(p)));
+        /** Wait for ghost text that is the answer to a request for exactly `text` before the cursor. */
+        const ghostFor = async (text) => {
+          let seen = '';
+          try {
+            return await until('ghost text', async () => {
+              const ghost = (await ghostText(page)).trim();
+              const r = llama.requests.find((x) => x.fill && x.fill === ghost);
+              seen = r ? `${ghost}, the answer to ${JSON.stringify(r.prefix)}` : ghost;
+              return r && r.prefix === text ? r : undefined;
+            });
+          } catch {
+            throw new Error(`no ghost text answering ${JSON.stringify(text)}; last seen: ${JSON.stringify(seen)}`);
+          }
+        };
+
+        const first = await nextServer('the dglsp server process');
+        await page.locator('.monaco-editor .view-lines').click();
+        await page.keyboard.press('Control+End');
+        await page.keyboard.type('def area(radius):\nreturn ', { delay: 30 });
+        let text = original + 'def area(radius):\n    return '; // the editor indents after the colon
+        const held = await until('a fill in flight for the typed text', () =>
+          llama.requests.find((r) => r.open && r.prefix === text),
+        );
+        const killedAt = kill(first);
+        llama.hold = false;
+        // Typed while no server runs: the new server can only know it from the reopened document. At once, so
+        // that writes to the dead server's stdin (and their errors) can come before its close is seen.
+        await page.keyboard.type('2 * ');
+        const editedAt = Date.now();
+        text += '2 * ';
+        await sawStatus('the status bar to say the server is restarting', /server stopped unexpectedly, restarting \(1\/4\)/);
+        await until('the fill in flight to end', () => !held.open);
+        if (held.closedAt < killedAt || held.fill) throw new Error('the fill was not in flight when the server was killed');
+        const second = await nextServer('a restarted dglsp server');
+        await waitForModel(page);
+        const connectedAt = llama.connects.find((t) => t > killedAt);
+        log(`edited ${editedAt - killedAt} ms after the kill; the new server loaded its model ${connectedAt - killedAt} ms after`);
+        await shot('10-restarted');
+
+        // The next suggestion, asked for after the restart, answers the whole current text.
+        await page.keyboard.type('radius + ', { delay: 30 });
+        text += 'radius + ';
+        const answered = await ghostFor(text);
+        log('after the restart:', answered.fill, 'for', JSON.stringify(answered.prefix.split('\n').at(-1)));
+        await shot('11-ghost-after-restart');
+        await page.keyboard.press('Tab');
+        await page.keyboard.press('Control+S');
+        const saved = await until('the accepted suggestion to be saved', () => {
+          const now = fs.readFileSync(fixture, 'utf8');
+          return now !== original && now;
+        });
+        const expected = answered.prefix + answered.fill + answered.suffix;
+        if (saved !== expected) throw new Error(`expected ${JSON.stringify(expected)}, saved ${JSON.stringify(saved)}`);
+        if (llama.requests.some((r) => r.fill && r !== answered && saved.includes(r.fill))) throw new Error('another fill was applied');
+
+        // Four more deaths, each as soon as the new server runs (mostly while it starts): 2/4 to 4/4, then no more.
+        let pid = second;
+        for (let n = 2; n <= 5; n++) {
+          kill(pid);
+          if (n > 4) break;
+          await sawStatus(`restart ${n}/4 in the status bar`, new RegExp(`restarting \\(${n}/4\\)`));
+          pid = await nextServer(`the server of restart ${n}`);
+        }
+        const toast = page.locator('.notification-toast', { hasText: 'stopped unexpectedly 5 times' });
+        await toast.waitFor({ timeout: 30000 });
+        await sawStatus('the status bar to say the server stopped', /dglsp: server stopped$/);
+        log('gave up:', JSON.stringify(await toast.locator('.notification-list-item-message').innerText()));
+        if (serverPids(codeServer).length) throw new Error('a server was started past the restart limit');
+        await shot('12-gave-up');
+        await toast.locator('.monaco-button', { hasText: 'Restart server' }).click();
+        await nextServer('the server started by the "Restart server" button');
+        // The process can be seen before the status bar hears of it.
+        await until('the status bar to leave "server stopped"', async () => !/server stopped$/.test((await statuses()).at(-1)));
+        await waitForModel(page);
+        // The button had the focus: back to the editor, at the end of the text.
+        await page.locator('.monaco-editor .view-lines').click();
+        await page.keyboard.press('Control+End');
+        await page.keyboard.type(' + ', { delay: 30 });
+        const again = await ghostFor(expected + ' + ');
+        log('after "Restart server":', again.fill);
+        await shot('13-restarted-by-hand');
+        // The library's own pop-ups say less than the status bar and the message above, and only add noise.
+        const generic = page.locator('.notification-toast', { hasText: /couldn't create connection|connection to server is erroring/ });
+        if (await generic.count()) throw new Error(`the library's pop-up: ${await generic.first().innerText()}`);
+        log('status bar texts:', JSON.stringify(await statuses()));
+      },
+    );
+  } finally {
+    llama.close();
+  }
+}
+
 /** A server command that does not exist: the extension must say how to fix it. */
 async function missingScenario() {
   return inEditor(
@@ -384,7 +622,9 @@ const scenario = process.env.DGLSP_E2E_THROWAWAY
   ? throwawayScenario
   : process.env.DGLSP_E2E_MISSING
     ? missingScenario
-    : mainScenario;
+    : process.env.DGLSP_E2E_CRASH
+      ? crashScenario
+      : async () => (await mainScenario()) && (await crashScenario());
 scenario().then(
   (passed) => process.exit(passed ? 0 : 1),
   (err) => {

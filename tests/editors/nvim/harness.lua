@@ -9,7 +9,14 @@ function M.fail(message)
 end
 
 function M.wait(what, predicate)
-  if not vim.wait(M.TIMEOUT_MS, predicate, 20) then
+  -- A deadline of its own: vim.wait's timeout stops counting while a predicate waits inside (request_sync), so a
+  -- predicate that asks the server would otherwise let a wait outlive the test's own timeout, with no reason given.
+  local deadline, met = vim.uv.hrtime() + M.TIMEOUT_MS * 1e6, false
+  vim.wait(M.TIMEOUT_MS, function()
+    met = predicate() and true or false
+    return met or vim.uv.hrtime() > deadline
+  end, 20)
+  if not met then
     M.fail("timed out waiting for " .. what)
   end
 end
@@ -21,6 +28,17 @@ function M.capture_notify()
     notified[#notified + 1] = { message = message, level = level or vim.log.levels.INFO }
   end
   return notified
+end
+
+--- A buffer's lines.
+function M.lines(bufnr)
+  return vim.api.nvim_buf_get_lines(bufnr, 0, -1, false)
+end
+
+--- The server's dglsp/stats, asked through `client` (nil when it does not answer).
+function M.stats(client)
+  local response = client:request_sync("dglsp/stats", {}, 10000)
+  return response and response.result
 end
 
 --- Stop the LSP clients, then write `result` as JSON to `path` and exit 0, or, when the run failed (`ok` false),

@@ -31,14 +31,7 @@ dglsp.setup({
 
 local result = { notified = notified }
 
-local function lines(bufnr)
-  return vim.api.nvim_buf_get_lines(bufnr, 0, -1, false)
-end
-
-local function stats(client)
-  local response = client:request_sync("dglsp/stats", {}, 10000)
-  return response and response.result
-end
+local lines, stats = harness.lines, harness.stats
 
 local function ghost_marks(bufnr)
   local marks = {}

@@ -102,24 +102,26 @@ local ok, err = pcall(function()
   -- 4. The list holds a second shout action after the real one, with the same title and offsets into line 2:
   -- the first must run. Matching titles and keeping the last would shout line 2 instead.
   local decoy_client, decoy = open("decoy.py")
-  local real_request_sync = decoy_client.request_sync
-  decoy_client.request_sync = function(self, method, params, timeout_ms, bufnr)
-    local response = real_request_sync(self, method, params, timeout_ms, bufnr)
-    if method == "textDocument/codeAction" and response and response.result then
-      for _, action in ipairs(vim.deepcopy(response.result)) do
+  local real_request = decoy_client.request
+  decoy_client.request = function(self, method, params, handler, bufnr)
+    if method ~= "textDocument/codeAction" then
+      return real_request(self, method, params, handler, bufnr)
+    end
+    return real_request(self, method, params, function(err, listed, ...)
+      for _, action in ipairs(vim.deepcopy(listed or {})) do
         if action.data and action.data.kind == "shout" then
           local second_line = vim.api.nvim_buf_get_lines(bufnr, 1, 2, false)[1]
           action.data.start = #vim.api.nvim_buf_get_lines(bufnr, 0, 1, false)[1] + 1
           action.data["end"] = action.data.start + #second_line
-          response.result[#response.result + 1] = action
+          listed[#listed + 1] = action
         end
       end
-      result.decoy_listed = response.result
-    end
-    return response
+      result.decoy_listed = listed
+      return handler(err, listed, ...)
+    end, bufnr)
   end
   vim.cmd("1DglspShout")
-  decoy_client.request_sync = nil -- the class's method again
+  decoy_client.request = nil -- the class's method again
   result.decoy_after = lines(decoy)
 
   -- 5. A client that cannot resolve edits gets dglsp.runAction Commands: the server applies the edit itself.

@@ -20,13 +20,20 @@ function M.entry(kind)
   end
 end
 
---- The kind of one listed action. A client that resolves edits gets CodeActions carrying `data.kind`; one that
---- does not gets `dglsp.runAction` Commands (the `command` field is then a string), the data as first argument.
-function M.kind_of(listed)
-  local data = listed.data
+--- The `dglsp.runAction` command of one listed action, or nil. A client that does not resolve edits gets it as
+--- a Command (its `command` field a string), or inside a CodeAction literal (`command` a Command), which lets
+--- the server mark the preferred action; a client that resolves gets CodeActions without one.
+function M.command_of(listed)
   if type(listed.command) == "string" then
-    data = (listed.arguments or {})[1]
+    return listed
   end
+  return type(listed.command) == "table" and listed.command or nil
+end
+
+--- The kind of one listed action: `data.kind` of a CodeAction to resolve, or of the command's first argument.
+function M.kind_of(listed)
+  local command = M.command_of(listed)
+  local data = command and (command.arguments or {})[1] or listed.data
   return type(data) == "table" and data.kind or nil
 end
 
@@ -50,11 +57,28 @@ local function range_of(bufnr, first, last, enc)
   return { start = { line = first - 1, character = 0 }, ["end"] = { line = last - 1, character = width } }
 end
 
--- A request answered in time without an error: its result, or nil and the reason.
+-- A request answered in time without an error: its result, or nil and the reason. Not request_sync: it would
+-- wait out the whole timeout (a minute for an edit) for a server that died meanwhile, the editor frozen.
 local function request(lsp_client, bufnr, method, params, timeout_ms)
-  local answer = lsp_client:request_sync(method, params, timeout_ms, bufnr)
-  if not answer or answer.err then
-    return nil, answer and answer.err and answer.err.message or ("no answer to " .. method)
+  local answer
+  local sent, id = lsp_client:request(method, params, function(err, result)
+    answer = { err = err, result = result }
+  end, bufnr)
+  if not sent then
+    return nil, "the server is not running"
+  end
+  vim.wait(timeout_ms, function()
+    return answer ~= nil or lsp_client:is_stopped()
+  end, 10)
+  if not answer then
+    if lsp_client:is_stopped() then
+      return nil, "the server stopped before answering " .. method -- nothing applied; run it again once it is back
+    end
+    lsp_client:cancel_request(id)
+    return nil, "no answer to " .. method
+  end
+  if answer.err then
+    return nil, answer.err.message
   end
   return answer.result or {}
 end
@@ -103,8 +127,9 @@ function M.run(kind, first, last, timeout_ms)
     local entry = M.entry(kind)
     return nil, entry and (entry.title .. ": " .. entry.not_offered) or ("no " .. kind .. " action here")
   end
-  if type(action.command) == "string" then
-    return run_command(lsp_client, bufnr, action, timeout_ms or 60000)
+  local command = M.command_of(action)
+  if command then
+    return run_command(lsp_client, bufnr, command, timeout_ms or 60000)
   end
   return resolve_and_apply(lsp_client, bufnr, action, timeout_ms or 60000)
 end

@@ -14,6 +14,9 @@ M.defaults = {
     debounce_ms = 120,
     hl_group = "Comment",
   },
+  -- After a crash (not a stop you asked for) the server is started again, at most `max` times within
+  -- `window_s` seconds; then it stays off until :DglspRestart.
+  restart = { max = 4, window_s = 180 },
   keys = {
     accept = "<Tab>",
     accept_word = "<M-w>",

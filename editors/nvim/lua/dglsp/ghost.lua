@@ -88,6 +88,17 @@ local function show(bufnr, row, col, lsp_client, item)
   render()
 end
 
+--- The client `client_id` left (its server died or was stopped): what it showed stays valid text, but accepting
+--- it would report to a server that is gone, and its request in flight will never be answered. Drop both.
+function M.forget(client_id)
+  if current and current.client.id == client_id then
+    M.clear()
+  end
+  if pending and pending.client.id == client_id then
+    pending = nil
+  end
+end
+
 --- Ask the server now; `invoked` (a key press) skips the server's debounce and word checks.
 function M.request(invoked)
   local bufnr = vim.api.nvim_get_current_buf()

@@ -1,5 +1,5 @@
--- :checkhealth dglsp — is the server installed, which version, is it attached, does it offer the actions this
--- plugin knows, is its model loaded.
+-- :checkhealth dglsp — is the server installed, which version, has it crashed and been restarted, is it
+-- attached, does it offer the actions this plugin knows, is its model loaded.
 local M = {}
 
 -- The names in `list` (each entry's `key`) joined in order, to compare two lists of entries at a glance.
@@ -31,6 +31,29 @@ local function check_contract(lsp_client)
   end
 end
 
+-- A server restarted after a crash works again, but the crash had a cause (memory, a native library) worth
+-- looking into: say how often, and how the last one ended.
+local function check_restarts()
+  local report = require("dglsp.restart").report()
+  if report.crashes == 0 then
+    vim.health.ok("the server has not crashed (restarts: 0)")
+    return
+  end
+  local exits = require("dglsp.exits")
+  local last = report.last
+  local ago = math.floor((vim.uv.now() - last.at) / 1000)
+  local summary = ("restarts after a crash: %d (crashes: %d; at most %d restarts within %d s); "
+    .. "last crash %d s ago: %s"):format(report.restarts, report.crashes, report.max, report.window_s, ago,
+    exits.describe(last.code, last.signal))
+  local advice = { "the server's log: " .. vim.lsp.get_log_path() }
+  if report.gave_up then
+    table.insert(advice, 1, ":DglspRestart starts it again")
+    vim.health.error(summary .. "; not restarted again", advice)
+  else
+    vim.health.warn(summary, advice)
+  end
+end
+
 function M.check()
   local opts = require("dglsp.config").options
   vim.health.start("dglsp")
@@ -49,7 +72,8 @@ function M.check()
   else
     vim.health.error("`" .. table.concat(version_cmd, " ") .. "` failed: " .. vim.trim(out.stderr or ""))
   end
-  local lsp_client = vim.lsp.get_clients({ name = "dglsp" })[1]
+  check_restarts()
+  local lsp_client = require("dglsp.client").any()
   if not lsp_client then
     vim.health.warn("no dglsp client is running", { "open a file of a supported filetype", "check :LspInfo" })
     return

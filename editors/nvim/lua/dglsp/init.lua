@@ -1,12 +1,13 @@
 -- dglsp for Neovim 0.11+: starts `dglsp --stdio`, shows its inline completions as ghost text, and adds a user
 -- command for each code action and command in the server's contract (contract.lua: :DglspRewrite,
--- :DglspToggle, ...), and :DglspStats.
+-- :DglspToggle, ...), :DglspStats, :DglspStop and :DglspRestart. A server that crashes is restarted (restart.lua).
 --   require("dglsp").setup({ settings = { model = "~/models/dg" }, keys = { accept = "<Tab>" } })
 local actions = require("dglsp.actions")
 local client = require("dglsp.client")
 local config = require("dglsp.config")
 local contract = require("dglsp.contract")
 local ghost = require("dglsp.ghost")
+local restart = require("dglsp.restart")
 
 local M = {}
 
@@ -48,6 +49,12 @@ end
 
 local function autocmds()
   local group = vim.api.nvim_create_augroup("dglsp", { clear = true })
+  vim.api.nvim_create_autocmd("LspDetach", {
+    group = group,
+    callback = function(args)
+      ghost.forget(args.data.client_id)
+    end,
+  })
   if native then
     vim.api.nvim_create_autocmd("LspAttach", {
       group = group,
@@ -116,6 +123,8 @@ local function commands()
     local stats = lsp_client and lsp_client:request_sync("dglsp/stats", {}, 5000)
     print(stats and stats.result and vim.inspect(stats.result) or "dglsp: not attached")
   end, { desc = "dglsp: latency and counts" })
+  vim.api.nvim_create_user_command("DglspStop", client.stop, { desc = "dglsp: stop the server (no restart)" })
+  vim.api.nvim_create_user_command("DglspRestart", restart.by_hand, { desc = "dglsp: start the server again" })
 end
 
 --- Completions off / on, through the server's `dglsp.toggle` (so no model time is spent while off); the ghost
@@ -129,7 +138,7 @@ M.update_settings = client.update_settings
 
 function M.setup(opts)
   config.set(opts)
-  client.start()
+  client.start(restart.on_exit)
   keymaps()
   autocmds()
   commands()
