@@ -10,7 +10,7 @@ import time
 from tqdm import tqdm
 
 from ..wire import INLINE
-from .phase import Phase, Server
+from .phase import PROBE_S, Phase, Server
 
 METHODS = (
     "initialize", "initialized", "shutdown", "exit", "textDocument/didOpen", "textDocument/didChange",
@@ -124,8 +124,12 @@ def fuzz(options: dict, cases: int, seed: int = 0, progress: bool = True) -> Pha
             server.wire.raw(b" " * 256)
         except (BrokenPipeError, OSError):
             pass
+        began = time.perf_counter()
         outcome = server.probe()
         told_to_exit = any(b'"exit"' in c for c in chunks) and server.wire.proc.returncode in (0, 1)
+        if told_to_exit and time.perf_counter() - began > PROBE_S:  # gone, but slowly: said, not hidden
+            phase.slow += 1
+            phase.notes.append(f"exit took {time.perf_counter() - began:.1f} s after {[c[:80] for c in chunks]}")
         if outcome == "crash" and not told_to_exit:
             phase.crashes += 1
         elif outcome == "hang":

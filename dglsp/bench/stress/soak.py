@@ -164,8 +164,11 @@ def _cancelled_inline(wire: Wire, uri: str, line: int, column: int) -> dict:
     return wire.answer(msg_id, timeout=60)
 
 
-def soak(options: dict, requests: int, minutes: float, seed: int = 0, progress: bool = True) -> Phase:
-    """`requests` requests of the mix (or `minutes`, whichever ends first); every answer is checked."""
+def soak(
+    options: dict, requests: int, minutes: float, seed: int = 0, progress: bool = True, sample_every: int = SAMPLE_EVERY
+) -> Phase:
+    """`requests` requests of the mix (or `minutes`, whichever ends first); every answer is checked, and the
+    server's footprint sampled every `sample_every` requests."""
     phase = Phase("soak")
     rng = random.Random(seed)
     with tempfile.TemporaryDirectory(prefix="dglsp-soak-") as folder:
@@ -190,11 +193,12 @@ def soak(options: dict, requests: int, minutes: float, seed: int = 0, progress: 
             phase.cases += 1
             if answer:  # a notification has nothing to time
                 phase.latencies.append((time.perf_counter() - start, took * 1000))
-            if phase.cases % SAMPLE_EVERY == 0:
+            if phase.cases % sample_every == 0:
                 _sample(phase, day)
             bar.update()
         bar.close()
-        _sample(phase, day)
+        if phase.rss_mb[-1][0] != phase.cases:  # the end, unless the last sample was taken there
+            _sample(phase, day)
         phase.seconds = time.perf_counter() - start
         day.server.close()
     return phase
