@@ -136,8 +136,8 @@ class DglspProtocol(LanguageServerProtocol):
 
     def _execute_handler(self, msg_id, handler, callback, args=None, kwargs=None) -> None:
         """pygls keeps each handler's future under its message id until a response is sent; a notification's
-        (every didChange) gets a made-up id, is never answered, and so stayed for good: about 1 KB per keystroke,
-        the soak's memory creep. Drop the future when its handler is done, whatever kind of message it was."""
+        (every didChange) gets a made-up id, is never answered, and so stayed for good: the soak's memory creep.
+        Drop the future when its handler is done, whatever kind of message it was."""
 
         def done(future) -> None:
             if self._request_futures.get(msg_id) is future:

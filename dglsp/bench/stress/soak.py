@@ -85,8 +85,12 @@ class Workday:
         self.options, self.root, self.rng = options, root, rng
         self.server = Server(options, capabilities=CAPABILITIES, root=root)
         self.server.wait_ready()
-        self.wire.replies["workspace/applyEdit"] = {"applied": False, "failureReason": "the soak applies nothing"}
         self.docs = [SoakDocument(f"{root.as_uri()}/{name}", lang, text) for name, (lang, text) in DOCS.items()]
+        self._connected()
+
+    def _connected(self) -> None:
+        """A fresh server: it is told the edits the soak applies (none), and sees every document opened anew."""
+        self.wire.replies["workspace/applyEdit"] = {"applied": False, "failureReason": "the soak applies nothing"}
         for doc in self.docs:
             doc.open(self.wire)
 
@@ -128,9 +132,7 @@ class Workday:
 
     def restart(self) -> None:
         self.server.restart()
-        self.wire.replies["workspace/applyEdit"] = {"applied": False, "failureReason": "the soak applies nothing"}
-        for doc in self.docs:
-            doc.open(self.wire)
+        self._connected()
 
 
 def _replace(path: Path, text: str) -> None:
